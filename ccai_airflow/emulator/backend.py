@@ -1,0 +1,428 @@
+"""In-memory Contact Center Insights: resources, long-running operations and their clock.
+
+Every public method takes and returns raw protobuf messages (``Type.pb()`` of the
+generated proto-plus types) so the gRPC and REST front ends share one implementation.
+Errors are raised as ``google.api_core.exceptions`` (one class per status code); the
+front ends turn them into a gRPC status or an HTTP error body.
+
+Operations are lazy: each has a due time on the emulator clock and is finished by the
+first RPC that looks at the backend after that time (``_advance``). No thread runs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+from google.api_core import exceptions
+from google.cloud.contact_center_insights_v1 import types
+from google.longrunning import operations_pb2
+from google.protobuf import empty_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+
+_SEG = r"[A-Za-z0-9_.~-]+"
+PARENT_RE = re.compile(rf"^projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})$")
+OPERATION_RE = re.compile(rf"^projects/{_SEG}/locations/{_SEG}/operations/(?P<id>{_SEG})$")
+ISSUE_MODEL_RE = re.compile(rf"^(?P<parent>projects/{_SEG}/locations/{_SEG})/issueModels/(?P<id>{_SEG})$")
+
+IssueModel = types.IssueModel.pb()
+State = types.IssueModel.State
+
+
+def check_name(value: str, pattern: re.Pattern[str], field_name: str, expected: str) -> re.Match[str]:
+    """Match ``value`` or raise INVALID_ARGUMENT naming the field, the value and the form."""
+    match = pattern.match(value or "")
+    if match is None:
+        raise exceptions.InvalidArgument(f"Invalid {field_name} {value!r}: expected {expected}.")
+    return match
+
+
+def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9) // 1000 * 1000)
+    return ts
+
+
+def _stable_int(text: str, low: int, high: int) -> int:
+    """A deterministic integer in [low, high] derived from ``text``."""
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    return low + digest % (high - low + 1)
+
+
+
+@dataclass
+class _Failure:
+    code: grpc.StatusCode
+    message: str
+
+
+Progress = Callable[[float, Message], None]
+
+
+@dataclass
+class _Operation:
+    proto: operations_pb2.Operation
+    metadata: Message
+    started: float
+    due: float
+    finish: Callable[[], Message]
+    rollback: Callable[[], None]
+    fail_with: _Failure | None
+    progress: Progress | None
+
+
+@dataclass
+class Backend:
+    """The state of one emulator: issue models and operations, guarded by one lock."""
+
+    operation_seconds: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _operations: dict[str, _Operation] = field(default_factory=dict)
+    _due: list[tuple[float, str]] = field(default_factory=list)
+    _models: dict[str, Message] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _failures: list[_Failure] = field(default_factory=list)
+
+    # -- controls -------------------------------------------------------------------------------
+    def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
+        status = _status_code(code)
+        if not isinstance(n, int) or n < 0:
+            raise exceptions.InvalidArgument(f"Invalid n {n!r}: expected a non-negative integer.")
+        with self._lock:
+            self._failures.extend(_Failure(status, message) for _ in range(n))
+
+    def set_operation_seconds(self, seconds: float) -> None:
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise exceptions.InvalidArgument(f"Invalid operation_seconds {seconds!r}: expected a number >= 0.")
+        self.operation_seconds = float(seconds)
+
+    # -- operations -----------------------------------------------------------------------------
+    def get_operation(self, request: operations_pb2.GetOperationRequest) -> operations_pb2.Operation:
+        with self._lock:
+            self._advance()
+            op = self._find_operation(request.name)
+            self._update_progress(op)
+            return _copy(op.proto)
+
+    def list_operations(self, request: operations_pb2.ListOperationsRequest) -> operations_pb2.ListOperationsResponse:
+        check_name(request.name, PARENT_RE, "name", "projects/{project}/locations/{location}")
+        done_filter = _parse_done_filter(request.filter)
+        if request.page_size < 0:
+            raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected >= 0.")
+        try:
+            start = int(request.page_token or 0)
+        except ValueError:
+            raise exceptions.InvalidArgument(f"Invalid page_token {request.page_token!r}.") from None
+        with self._lock:
+            self._advance()
+            prefix = request.name + "/operations/"
+            ops = [op for name, op in self._operations.items() if name.startswith(prefix)]
+            if done_filter is not None:
+                ops = [op for op in ops if op.proto.done == done_filter]
+            size = request.page_size or 100
+            page = ops[start : start + size]
+            for op in page:
+                self._update_progress(op)
+            response = operations_pb2.ListOperationsResponse(operations=[_copy(op.proto) for op in page])
+            if start + size < len(ops):
+                response.next_page_token = str(start + size)
+            return response
+
+    def cancel_operation(self, request: operations_pb2.CancelOperationRequest) -> empty_pb2.Empty:
+        with self._lock:
+            self._advance()
+            op = self._find_operation(request.name)
+            if not op.proto.done:
+                self._complete(op, error=_Failure(grpc.StatusCode.CANCELLED, "Operation was cancelled."))
+            return empty_pb2.Empty()
+
+    # -- issue models ---------------------------------------------------------------------------
+    def create_issue_model(self, request: Message) -> operations_pb2.Operation:
+        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        model = IssueModel()
+        model.CopyFrom(request.issue_model)
+        if model.model_type not in (0, 1, 2):
+            raise exceptions.InvalidArgument(f"Invalid issue_model.model_type {model.model_type}.")
+        with self._lock:
+            model_id = str(next(self._ids) * 1000 + _stable_int(parent.string, 0, 999))
+            model.name = f"{request.parent}/issueModels/{model_id}"
+
+            def finish() -> Message:
+                _train(model, self.wall())
+                self._models[model.name] = model
+                return _copy(model)
+
+            return self._start("CreateIssueModelMetadata", request, parent.string, finish)
+
+    def get_issue_model(self, request: Message) -> Message:
+        with self._lock:
+            self._advance()
+            return _copy(self._find_model(request.name))
+
+    def list_issue_models(self, request: Message) -> Message:
+        check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        with self._lock:
+            self._advance()
+            prefix = request.parent + "/issueModels/"
+            models = [_copy(m) for name, m in self._models.items() if name.startswith(prefix)]
+            return types.ListIssueModelsResponse.pb()(issue_models=models)
+
+    def deploy_issue_model(self, request: Message) -> operations_pb2.Operation:
+        return self._transition(
+            request, "DeployIssueModelMetadata", State.UNDEPLOYED, State.DEPLOYING, State.DEPLOYED,
+            types.DeployIssueModelResponse.pb(),
+        )
+
+    def undeploy_issue_model(self, request: Message) -> operations_pb2.Operation:
+        return self._transition(
+            request, "UndeployIssueModelMetadata", State.DEPLOYED, State.UNDEPLOYING, State.UNDEPLOYED,
+            types.UndeployIssueModelResponse.pb(),
+        )
+
+    def delete_issue_model(self, request: Message) -> operations_pb2.Operation:
+        with self._lock:
+            self._advance()
+            model = self._find_model(request.name)
+            if model.state not in (State.UNDEPLOYED, State.STATE_UNSPECIFIED):
+                raise exceptions.FailedPrecondition(
+                    f"Issue model {model.name} is {State(model.state).name}; undeploy it before deleting."
+                )
+            before = model.state
+            model.state = State.DELETING
+
+            def finish() -> Message:
+                self._models.pop(model.name, None)
+                return empty_pb2.Empty()
+
+            def rollback() -> None:
+                model.state = before
+
+            parent = ISSUE_MODEL_RE.match(model.name)
+            assert parent is not None
+            return self._start("DeleteIssueModelMetadata", request, parent["parent"], finish, rollback)
+
+    # -- conversations and insights -------------------------------------------------------------
+    def bulk_analyze_conversations(self, request: Message) -> operations_pb2.Operation:
+        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        if not request.filter.strip():
+            raise exceptions.InvalidArgument("Invalid filter '': a filter selecting the conversations is required.")
+        if not 0 < request.analysis_percentage <= 100:
+            raise exceptions.InvalidArgument(
+                f"Invalid analysis_percentage {request.analysis_percentage}: expected a number in (0, 100]."
+            )
+        total = max(1, int(_stable_int(request.filter, 200, 5000) * request.analysis_percentage / 100))
+        failed = total // 50
+
+        def progress(fraction: float, metadata: Message) -> None:
+            metadata.total_requested_analyses_count = total
+            metadata.completed_analyses_count = int((total - failed) * fraction)
+            metadata.failed_analyses_count = int(failed * fraction)
+
+        def finish() -> Message:
+            return types.BulkAnalyzeConversationsResponse.pb()(
+                successful_analysis_count=total - failed, failed_analysis_count=failed
+            )
+
+        with self._lock:
+            return self._start("BulkAnalyzeConversationsMetadata", request, parent.string, finish, progress=progress)
+
+    def ingest_conversations(self, request: Message) -> operations_pb2.Operation:
+        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        uri = request.gcs_source.bucket_uri
+        if not uri.startswith("gs://") or len(uri) <= len("gs://"):
+            raise exceptions.InvalidArgument(f"Invalid gcs_source.bucket_uri {uri!r}: expected gs://BUCKET[/PREFIX].")
+        total = request.sample_size or _stable_int(uri, 50, 2000)
+        duplicates = total // 20
+
+        def progress(fraction: float, metadata: Message) -> None:
+            stats = metadata.ingest_conversations_stats
+            stats.processed_object_count = int(total * fraction)
+            stats.duplicates_skipped_count = int(duplicates * fraction)
+            stats.successful_ingest_count = int((total - duplicates) * fraction)
+            stats.failed_ingest_count = 0
+
+        with self._lock:
+            return self._start(
+                "IngestConversationsMetadata", request, parent.string,
+                lambda: types.IngestConversationsResponse.pb()(), progress=progress,
+            )
+
+    def export_insights_data(self, request: Message) -> operations_pb2.Operation:
+        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        if not request.HasField("big_query_destination") or not request.big_query_destination.dataset:
+            raise exceptions.InvalidArgument(
+                "Invalid big_query_destination: expected a destination with at least a dataset."
+            )
+        with self._lock:
+            return self._start(
+                "ExportInsightsDataMetadata", request, parent.string,
+                lambda: types.ExportInsightsDataResponse.pb()(),
+            )
+
+    # -- internals ------------------------------------------------------------------------------
+    def _transition(
+        self, request: Message, metadata_type: str, source: int, during: int, target: int,
+        response_type: type[Message],
+    ) -> operations_pb2.Operation:
+        with self._lock:
+            self._advance()
+            model = self._find_model(request.name)
+            if model.state != source:
+                raise exceptions.FailedPrecondition(
+                    f"Issue model {model.name} is {State(model.state).name}; expected {State(source).name}."
+                )
+            model.state = during
+
+            def finish() -> Message:
+                model.state = target
+                return response_type()
+
+            def rollback() -> None:
+                model.state = source
+
+            parent = ISSUE_MODEL_RE.match(model.name)
+            assert parent is not None
+            return self._start(metadata_type, request, parent["parent"], finish, rollback)
+
+    def _start(
+        self,
+        metadata_type: str,
+        request: Message,
+        parent: str,
+        finish: Callable[[], Message],
+        rollback: Callable[[], None] = lambda: None,
+        progress: Progress | None = None,
+    ) -> operations_pb2.Operation:
+        """Create an operation under ``parent`` that finishes after ``operation_seconds``."""
+        now = self.clock()
+        op_id = str(next(self._ids) * 7919 + 1_000_000_000_000)
+        proto = operations_pb2.Operation(name=f"{parent}/operations/{op_id}", done=False)
+        metadata = getattr(types, metadata_type).pb()()
+        metadata.create_time.CopyFrom(_timestamp(self.wall()))
+        metadata.request.CopyFrom(request)
+        op = _Operation(
+            proto=proto, metadata=metadata, started=now, due=now + self.operation_seconds, finish=finish,
+            rollback=rollback, fail_with=self._failures.pop(0) if self._failures else None, progress=progress,
+        )
+        if progress is not None:
+            progress(0.0, metadata)
+        proto.metadata.Pack(metadata)
+        self._operations[proto.name] = op
+        heapq.heappush(self._due, (op.due, proto.name))
+        return _copy(proto)
+
+    def _advance(self) -> None:
+        now = self.clock()
+        while self._due and self._due[0][0] <= now:
+            _, name = heapq.heappop(self._due)
+            op = self._operations.get(name)
+            if op is not None and not op.proto.done:
+                self._complete(op, error=op.fail_with)
+
+    def _complete(self, op: _Operation, error: _Failure | None) -> None:
+        if op.progress is not None and error is None:
+            op.progress(1.0, op.metadata)
+        op.metadata.end_time.CopyFrom(_timestamp(self.wall()))
+        op.proto.metadata.Pack(op.metadata)
+        op.proto.done = True
+        if error is None:
+            op.proto.response.Pack(op.finish())
+        else:
+            op.rollback()
+            op.proto.error.CopyFrom(status_pb2.Status(code=error.code.value[0], message=error.message))
+
+    def _update_progress(self, op: _Operation) -> None:
+        if op.proto.done or op.progress is None:
+            return
+        span = max(op.due - op.started, 1e-9)
+        op.progress(min(1.0, max(0.0, (self.clock() - op.started) / span)), op.metadata)
+        op.proto.metadata.Pack(op.metadata)
+
+    def _find_operation(self, name: str) -> _Operation:
+        check_name(name, OPERATION_RE, "name", "projects/{project}/locations/{location}/operations/{operation}")
+        op = self._operations.get(name)
+        if op is None:
+            raise exceptions.NotFound(f"Operation {name} not found.")
+        return op
+
+    def _find_model(self, name: str) -> Message:
+        check_name(name, ISSUE_MODEL_RE, "name", "projects/{project}/locations/{location}/issueModels/{issue_model}")
+        model = self._models.get(name)
+        if model is None:
+            raise exceptions.NotFound(f"Issue model {name} not found.")
+        return model
+
+
+def _train(model: Message, now: float) -> None:
+    """Fill the output fields of a trained issue model with deterministic, plausible stats."""
+    seed = model.display_name or model.name
+    config = model.input_data_config
+    if not config.training_conversations_count:
+        config.training_conversations_count = _stable_int(seed + config.filter, 1000, 20000)
+    if config.medium == 0:
+        config.medium = types.Conversation.Medium.CHAT
+    analyzed = config.training_conversations_count * 2 // 3
+    n_issues = _stable_int(seed, 3, 8)
+    stats = model.training_stats
+    stats.analyzed_conversations_count = analyzed
+    remaining = analyzed
+    for index in range(n_issues):
+        issue = f"{model.name}/issues/{(index + 1) * 1000 + _stable_int(seed + str(index), 0, 999)}"
+        share = remaining * _stable_int(f"{seed}/{index}", 10, 35) // 100
+        entry = stats.issue_stats[issue]
+        entry.issue = issue
+        entry.display_name = _ISSUE_TITLES[index % len(_ISSUE_TITLES)]
+        entry.labeled_conversations_count = share
+        remaining -= share
+    stats.unclassified_conversations_count = remaining
+    model.issue_count = n_issues
+    model.state = State.UNDEPLOYED
+    model.create_time.CopyFrom(_timestamp(now))
+    model.update_time.CopyFrom(_timestamp(now))
+    if not model.language_code:
+        model.language_code = "en-US"
+
+
+_ISSUE_TITLES = (
+    "Billing dispute", "Password reset", "Delivery delay", "Cancel subscription",
+    "Upgrade plan", "Refund request", "Technical outage", "Address change",
+)
+
+
+def _status_code(name: str) -> grpc.StatusCode:
+    try:
+        code = grpc.StatusCode[name]
+    except KeyError:
+        raise exceptions.InvalidArgument(
+            f"Invalid code {name!r}: expected a gRPC status code name such as INTERNAL or UNAVAILABLE."
+        ) from None
+    if code == grpc.StatusCode.OK:
+        raise exceptions.InvalidArgument("Invalid code 'OK': expected an error status code.")
+    return code
+
+
+def _parse_done_filter(text: str) -> bool | None:
+    cleaned = text.replace(" ", "").lower()
+    if not cleaned:
+        return None
+    if cleaned in ("done=true", "done:true"):
+        return True
+    if cleaned in ("done=false", "done:false"):
+        return False
+    raise exceptions.InvalidArgument(f"Invalid filter {text!r}: the emulator understands '' and 'done=true|false'.")
+
+
+def _copy(message: Message) -> Message:
+    clone = type(message)()
+    clone.CopyFrom(message)
+    return clone

@@ -1,0 +1,31 @@
+"""One call path for both front ends: count, maybe inject a fault, run the backend handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from google.api_core import exceptions
+from google.protobuf.message import Message
+
+from ccai_airflow.emulator.backend import Backend
+from ccai_airflow.emulator.faults import Faults
+from ccai_airflow.emulator.routes import Rpc
+
+log = logging.getLogger(__name__)
+
+
+async def dispatch(backend: Backend, faults: Faults, rpc: Rpc, request: Message) -> Message:
+    """Answer ``request`` for ``rpc``; raise a ``GoogleAPICallError`` for any error status."""
+    latency, fault = faults.on_call(rpc.name)
+    if latency:
+        await asyncio.sleep(latency)
+    if fault is not None:
+        raise fault
+    try:
+        return getattr(backend, rpc.handler)(request)  # type: ignore[no-any-return]
+    except exceptions.GoogleAPICallError:
+        raise
+    except Exception as exc:  # a bug in the emulator must still answer, not hang the client
+        log.exception("Emulator handler %s failed", rpc.name)
+        raise exceptions.InternalServerError(f"Emulator error in {rpc.name}: {type(exc).__name__}") from exc

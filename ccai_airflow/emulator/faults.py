@@ -1,0 +1,78 @@
+"""RPC-level fault injection and call counting, shared by the gRPC and REST front ends."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+import grpc
+from google.api_core import exceptions
+
+from ccai_airflow.emulator.routes import RPC_NAMES
+
+_FAULT_CODES = {code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Fail ``rate`` of the calls to ``rpc`` with ``code``, after ``latency_s`` seconds."""
+
+    rpc: str
+    code: str
+    rate: float
+    latency_s: float
+
+
+class Faults:
+    """Decides, per call, whether an injected fault fires, and counts every call."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._rng = random.Random(seed)
+        self._rules: list[Fault] = []
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def inject(self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0) -> Fault:
+        if rpc != "*" and rpc not in RPC_NAMES:
+            raise exceptions.InvalidArgument(f"Invalid rpc {rpc!r}: expected '*' or one of {sorted(RPC_NAMES)}.")
+        if code not in _FAULT_CODES and code != "OK":
+            raise exceptions.InvalidArgument(f"Invalid code {code!r}: expected a gRPC status code name.")
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise exceptions.InvalidArgument(f"Invalid rate {rate!r}: expected a number in [0, 1].")
+        if isinstance(latency_s, bool) or not isinstance(latency_s, int | float) or not 0 <= latency_s <= 60:
+            raise exceptions.InvalidArgument(f"Invalid latency_s {latency_s!r}: expected seconds in [0, 60].")
+        fault = Fault(rpc=rpc, code=code, rate=float(rate), latency_s=float(latency_s))
+        with self._lock:
+            self._rules.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def call_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def on_call(self, rpc: str) -> tuple[float, exceptions.GoogleAPICallError | None]:
+        """Count a call; return the latency to add and the error to answer with (or None).
+
+        Rules for the same RPC share one draw: with 30% UNAVAILABLE and 10% RESOURCE_EXHAUSTED,
+        40% of calls fail. A rule with code OK only adds latency.
+        """
+        with self._lock:
+            self._counts[rpc] += 1
+            rules = [rule for rule in self._rules if rule.rpc in (rpc, "*")]
+            draw = self._rng.random() if rules else 1.0
+        latency = max((rule.latency_s for rule in rules), default=0.0)
+        threshold = 0.0
+        for rule in rules:
+            if rule.code == "OK":
+                continue
+            threshold += rule.rate
+            if draw < threshold:
+                status = grpc.StatusCode[rule.code]
+                return latency, exceptions.from_grpc_status(status, f"Injected fault: {rule.code} on {rpc}.")
+        return latency, None

@@ -1,0 +1,133 @@
+"""The REST front end (aiohttp): the API's HTTP rules, proto3 JSON in and out, plus controls.
+
+Errors answer ``{"error": {"code": <http>, "message": ..., "status": <NAME>}}`` as Google APIs do.
+Controls for another process live under ``/emulator/v1/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+import grpc
+from aiohttp import web
+from google.api_core import exceptions
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from ccai_airflow.emulator.backend import Backend
+from ccai_airflow.emulator.dispatch import dispatch
+from ccai_airflow.emulator.faults import Faults
+from ccai_airflow.emulator.routes import RPCS, Rpc
+
+MAX_BODY_BYTES = 1024 * 1024
+_JSON = "application/json"
+
+
+def _error(exc: exceptions.GoogleAPICallError) -> web.Response:
+    status = exc.grpc_status_code.name if exc.grpc_status_code else "UNKNOWN"
+    code = int(exc.code or 500)
+    return web.json_response({"error": {"code": code, "message": exc.message, "status": status}}, status=code)
+
+
+async def _json_body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return None
+    if request.content_type != _JSON:
+        raise _UnsupportedMediaType(f"Unsupported Content-Type {request.content_type!r}: expected {_JSON}.")
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise exceptions.InvalidArgument(f"Invalid JSON body: {exc}.") from None
+
+
+class _UnsupportedMediaType(exceptions.ClientError):
+    code = 415
+    grpc_status_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, str]) -> Message:
+    message = rpc.request_type()
+    try:
+        if rpc.body == "*":
+            json_format.ParseDict(body or {}, message)
+        elif rpc.body:
+            json_format.ParseDict(body or {}, getattr(message, rpc.body))
+        else:
+            params = {key: value for key, value in query.items() if not key.startswith("$")}
+            json_format.ParseDict(params, message, ignore_unknown_fields=False)
+    except (json_format.ParseError, TypeError, AttributeError) as exc:
+        raise exceptions.InvalidArgument(f"Invalid request for {rpc.name}: {exc}") from None
+    for field_name, value in match.items():
+        setattr(message, field_name, unquote(value))
+    return message
+
+
+def _route(method: str, path: str) -> tuple[Rpc, dict[str, str]] | None:
+    for rpc in RPCS:
+        if rpc.http_method == method:
+            found = rpc.pattern.match(path)
+            if found:
+                return rpc, found.groupdict()
+    return None
+
+
+def build_app(backend: Backend, faults: Faults) -> web.Application:
+    """An aiohttp application serving the API rules and the ``/emulator/v1`` controls."""
+
+    async def controls(request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        body = await _json_body(request) or {}
+        if not isinstance(body, dict):
+            raise exceptions.InvalidArgument(f"Invalid body {body!r}: expected a JSON object.")
+        handlers: dict[tuple[str, str], Callable[[], Any]] = {
+            ("POST", "failNextOperations"): lambda: backend.fail_next_operations(**body),
+            ("POST", "faults"): lambda: faults.inject(**body).__dict__,
+            ("DELETE", "faults"): faults.clear,
+            ("GET", "callCounts"): faults.call_counts,
+            ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
+        }
+        handler = handlers.get((request.method, action))
+        if handler is None:
+            raise exceptions.NotFound(f"Unknown control {request.method} /emulator/v1/{action}.")
+        try:
+            result = handler()
+        except TypeError as exc:
+            raise exceptions.InvalidArgument(f"Invalid arguments for {action}: {exc}.") from None
+        return web.json_response(result if result is not None else {})
+
+    async def api(request: web.Request) -> web.Response:
+        found = _route(request.method, request.path)
+        if found is None:
+            raise exceptions.NotFound(f"Unknown method {request.method} {request.path}.")
+        rpc, match = found
+        body = await _json_body(request) if rpc.body else None
+        message = _build_request(rpc, match, body, dict(request.query))
+        response = await dispatch(backend, faults, rpc, message)
+        return web.Response(text=json_format.MessageToJson(response), content_type=_JSON)
+
+    @web.middleware
+    async def errors(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except exceptions.GoogleAPICallError as exc:
+            return _error(exc)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(_PayloadTooLarge(f"Request body over {MAX_BODY_BYTES} bytes."))
+
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
+    app.router.add_route("*", "/emulator/v1/{action}", controls)
+    app.router.add_route("*", "/{tail:.*}", api)
+    return app
+
+
+class _PayloadTooLarge(exceptions.ClientError):
+    code = 413
+    grpc_status_code = grpc.StatusCode.INVALID_ARGUMENT

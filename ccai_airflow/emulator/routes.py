@@ -1,0 +1,80 @@
+"""The table of RPCs the emulator serves: gRPC method path, REST rule, request type, handler.
+
+REST rules are read from the generated client's own transport (``_get_http_options``), so the
+emulator answers exactly the paths and bodies the real client sends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import rest_base
+from google.cloud.contact_center_insights_v1 import types
+from google.longrunning import operations_pb2
+from google.protobuf.message import Message
+
+INSIGHTS = "google.cloud.contactcenterinsights.v1.ContactCenterInsights"
+OPERATIONS = "google.longrunning.Operations"
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One RPC: its name, service, request type, backend handler and REST rule."""
+
+    name: str
+    service: str
+    request_type: type[Message]
+    handler: str
+    http_method: str
+    uri: str
+    body: str | None
+    pattern: re.Pattern[str]
+
+    @property
+    def grpc_path(self) -> str:
+        return f"/{self.service}/{self.name}"
+
+
+def _template_to_regex(uri: str) -> re.Pattern[str]:
+    """``/v1/{name=projects/*/locations/*}/operations`` -> a regex with a ``name`` group."""
+
+    def variable(match: re.Match[str]) -> str:
+        field_name, _, template = match.group(1).partition("=")
+        segments = (template or "*").split("/")
+        body = "/".join("[^/]+" if seg == "*" else re.escape(seg) for seg in segments)
+        return f"(?P<{field_name.replace('.', '__')}>{body})"
+
+    parts = re.split(r"(\{[^}]+\})", uri)
+    regex = "".join(variable(re.match(r"\{([^}]+)\}", p)) if p.startswith("{") else re.escape(p)  # type: ignore[arg-type]
+                    for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+def _rpc(name: str, service: str, request_type: type[Message], handler: str) -> Rpc:
+    base = getattr(rest_base._BaseContactCenterInsightsRestTransport, f"_Base{name}")
+    option = base._get_http_options()[0]
+    return Rpc(
+        name=name, service=service, request_type=request_type, handler=handler,
+        http_method=option["method"].upper(), uri=option["uri"], body=option.get("body"),
+        pattern=_template_to_regex(option["uri"]),
+    )
+
+
+RPCS: tuple[Rpc, ...] = (
+    _rpc("GetOperation", OPERATIONS, operations_pb2.GetOperationRequest, "get_operation"),
+    _rpc("ListOperations", OPERATIONS, operations_pb2.ListOperationsRequest, "list_operations"),
+    _rpc("CancelOperation", OPERATIONS, operations_pb2.CancelOperationRequest, "cancel_operation"),
+    _rpc("CreateIssueModel", INSIGHTS, types.CreateIssueModelRequest.pb(), "create_issue_model"),
+    _rpc("GetIssueModel", INSIGHTS, types.GetIssueModelRequest.pb(), "get_issue_model"),
+    _rpc("ListIssueModels", INSIGHTS, types.ListIssueModelsRequest.pb(), "list_issue_models"),
+    _rpc("DeployIssueModel", INSIGHTS, types.DeployIssueModelRequest.pb(), "deploy_issue_model"),
+    _rpc("UndeployIssueModel", INSIGHTS, types.UndeployIssueModelRequest.pb(), "undeploy_issue_model"),
+    _rpc("DeleteIssueModel", INSIGHTS, types.DeleteIssueModelRequest.pb(), "delete_issue_model"),
+    _rpc("BulkAnalyzeConversations", INSIGHTS, types.BulkAnalyzeConversationsRequest.pb(),
+         "bulk_analyze_conversations"),
+    _rpc("IngestConversations", INSIGHTS, types.IngestConversationsRequest.pb(), "ingest_conversations"),
+    _rpc("ExportInsightsData", INSIGHTS, types.ExportInsightsDataRequest.pb(), "export_insights_data"),
+)
+
+RPC_NAMES = frozenset(rpc.name for rpc in RPCS)

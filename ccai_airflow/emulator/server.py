@@ -1,0 +1,141 @@
+"""``Emulator``: runs the gRPC and REST front ends on one event loop in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ccai_airflow.emulator.backend import Backend
+from ccai_airflow.emulator.faults import Fault, Faults
+from ccai_airflow.emulator.grpc_server import build_server
+from ccai_airflow.emulator.rest_server import build_app
+
+
+class Emulator:
+    """A local Contact Center Insights API on loopback.
+
+    >>> with Emulator(operation_seconds=0.5) as emu:
+    ...     emu.grpc_target, emu.rest_url
+
+    :param host: address to bind; loopback unless told otherwise.
+    :param grpc_port: gRPC port, 0 for a free one.
+    :param rest_port: REST port, 0 for a free one.
+    :param operation_seconds: how long each long-running operation runs.
+    :param seed: seed of the fault-injection draws, for repeatable runs.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        grpc_port: int = 0,
+        rest_port: int = 0,
+        operation_seconds: float = 2.0,
+        seed: int | None = None,
+    ) -> None:
+        self.host = host
+        self._ports = (grpc_port, rest_port)
+        self.backend = Backend(operation_seconds=operation_seconds)
+        self.backend.set_operation_seconds(operation_seconds)
+        self.faults = Faults(seed)
+        self.grpc_port = 0
+        self.rest_port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- addresses ------------------------------------------------------------------------------
+    @property
+    def grpc_target(self) -> str:
+        return f"{self._url_host}:{self.grpc_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self._url_host}:{self.rest_port}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    # -- controls -------------------------------------------------------------------------------
+    def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
+        """The next ``n`` operations started finish ``done`` with this ``error``."""
+        self.backend.fail_next_operations(n, code=code, message=message)
+
+    def inject_fault(
+        self, rpc: str = "GetOperation", code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0
+    ) -> Fault:
+        """Fail ``rate`` of the calls to ``rpc`` (or ``"*"``) with ``code`` before the handler runs."""
+        return self.faults.inject(rpc=rpc, code=code, rate=rate, latency_s=latency_s)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def call_counts(self) -> dict[str, int]:
+        """How many calls each RPC received, faulted ones included."""
+        return self.faults.call_counts()
+
+    def set_operation_seconds(self, seconds: float) -> None:
+        self.backend.set_operation_seconds(seconds)
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            raise RuntimeError("Emulator already started")
+        self._thread = threading.Thread(target=self._run, name="ccai-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            self._thread.join(timeout=5)
+            raise RuntimeError(f"Emulator failed to start: {self._error}") from self._error
+        if not self._ready.is_set():
+            raise RuntimeError("Emulator did not start within 30 s")
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def info(self) -> dict[str, Any]:
+        return {"grpc_target": self.grpc_target, "rest_url": self.rest_url}
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        grpc_server, self.grpc_port = build_server(self.backend, self.faults, f"{self._url_host}:{self._ports[0]}")
+        runner = web.AppRunner(build_app(self.backend, self.faults), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._ports[1])
+            await site.start()
+            self.rest_port = runner.addresses[0][1]
+            await grpc_server.start()
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await grpc_server.stop(grace=0.5)
+            await runner.cleanup()
