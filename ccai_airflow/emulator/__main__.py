@@ -21,7 +21,7 @@ def _port(text: str) -> int:
 
 def _seconds(text: str) -> float:
     value = float(text)
-    if value < 0:
+    if not value >= 0:  # rejects NaN as well
         raise argparse.ArgumentTypeError(f"invalid seconds {text!r}: expected a number >= 0")
     return value
 

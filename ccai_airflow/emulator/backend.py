@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.api_core import exceptions
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, timestamp_pb2
-from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 _SEG = r"[A-Za-z0-9_.~-]+"
@@ -33,7 +33,11 @@ PARENT_RE = re.compile(rf"^projects/(?P<project>{_SEG})/locations/(?P<location>{
 OPERATION_RE = re.compile(rf"^projects/{_SEG}/locations/{_SEG}/operations/(?P<id>{_SEG})$")
 ISSUE_MODEL_RE = re.compile(rf"^(?P<parent>projects/{_SEG}/locations/{_SEG})/issueModels/(?P<id>{_SEG})$")
 
+# Raw protobuf messages of the generated types: their fields are only known at run time.
+Message = Any
+
 IssueModel = types.IssueModel.pb()
+_MAX_FAILURES = 100_000  # fail_next_operations queues one entry per failure
 State = types.IssueModel.State
 
 
@@ -96,13 +100,13 @@ class Backend:
     # -- controls -------------------------------------------------------------------------------
     def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
         status = _status_code(code)
-        if not isinstance(n, int) or n < 0:
-            raise exceptions.InvalidArgument(f"Invalid n {n!r}: expected a non-negative integer.")
+        if not isinstance(n, int) or not 0 <= n <= _MAX_FAILURES:
+            raise exceptions.InvalidArgument(f"Invalid n {n!r}: expected an integer in [0, {_MAX_FAILURES}].")
         with self._lock:
             self._failures.extend(_Failure(status, message) for _ in range(n))
 
     def set_operation_seconds(self, seconds: float) -> None:
-        if not isinstance(seconds, int | float) or seconds < 0:
+        if not isinstance(seconds, int | float) or not seconds >= 0:  # NaN too: it would stall the due heap
             raise exceptions.InvalidArgument(f"Invalid operation_seconds {seconds!r}: expected a number >= 0.")
         self.operation_seconds = float(seconds)
 

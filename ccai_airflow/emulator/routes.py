@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import rest_base
 from google.cloud.contact_center_insights_v1 import types
+from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import rest_base
 from google.longrunning import operations_pb2
 from google.protobuf.message import Message
 

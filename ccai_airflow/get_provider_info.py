@@ -1,0 +1,27 @@
+"""Provider metadata read by Airflow's ProvidersManager (``airflow providers list``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTEGRATION = "Google Cloud Contact Center Insights"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "ccai-airflow",
+        "name": "Google Cloud Contact Center Insights",
+        "description": "Hooks, sensors, triggers and operators for Contact Center Insights long-running "
+        "operations.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://cloud.google.com/contact-center/insights/docs",
+                "tags": ["gcp"],
+            }
+        ],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.hooks"]}],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.sensors"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.triggers"]}],
+    }

@@ -1,0 +1,354 @@
+"""Sync and async hooks over the ``google-cloud-contact-center-insights`` client.
+
+With ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (gRPC, ``host:port``) or
+``CONTACT_CENTER_INSIGHTS_EMULATOR_REST`` (REST, ``http://host:port``) set, both hooks talk to
+the emulator with an insecure channel and anonymous credentials; no Airflow connection needs to
+exist then (the convention of ``PUBSUB_EMULATOR_HOST``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
+from airflow.providers.google.common.consts import CLIENT_INFO
+from airflow.providers.google.common.hooks.base_google import GoogleBaseAsyncHook, GoogleBaseHook
+from asgiref.sync import sync_to_async
+from google.api_core import retry as retries
+from google.api_core import retry_async
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.cloud.contact_center_insights_v1 import (
+    ContactCenterInsightsAsyncClient,
+    ContactCenterInsightsClient,
+)
+from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import (
+    ContactCenterInsightsGrpcAsyncIOTransport,
+    ContactCenterInsightsGrpcTransport,
+)
+from google.longrunning import operations_pb2
+
+from ccai_airflow.operations import (
+    Outcome,
+    Status,
+    is_transient,
+    outcome_of,
+    outcome_of_error,
+    parse_operation_name,
+)
+
+EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
+EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"
+TRANSPORTS = ("grpc", "rest")
+
+# Transient errors of one call are retried with capped exponential backoff and jitter (the
+# sleep is drawn uniformly up to twice the nominal delay). A poll whose retries run out is
+# "not done yet", not a failure: the next poll tries again. See operations.outcome_of_error.
+RETRY_INITIAL_S = 1.0
+RETRY_MAXIMUM_S = 32.0
+RETRY_MULTIPLIER = 2.0
+RETRY_TIMEOUT_S = 120.0
+
+_HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+_REST_URL_RE = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?$")
+_SERVICE_ACCOUNT_RE = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+
+
+def validate_transport(transport: object) -> str:
+    if transport not in TRANSPORTS:
+        raise ValueError(f"Invalid transport {transport!r}: expected one of {list(TRANSPORTS)}.")
+    return str(transport)
+
+
+def validate_impersonation_chain(chain: object) -> str | Sequence[str] | None:
+    """None, one service account e-mail, or a list of them; anything else names the bad value."""
+    if chain is None:
+        return None
+    accounts = [chain] if isinstance(chain, str) else chain
+    if not isinstance(accounts, list | tuple) or not accounts:
+        raise ValueError(
+            f"Invalid impersonation_chain {chain!r}: expected a service account e-mail or a non-empty "
+            "list of them."
+        )
+    for account in accounts:
+        if not isinstance(account, str) or not _SERVICE_ACCOUNT_RE.match(account):
+            raise ValueError(
+                f"Invalid impersonation_chain entry {account!r}: expected a service account e-mail such "
+                "as sa@project.iam.gserviceaccount.com."
+            )
+    return chain  # type: ignore[return-value]
+
+
+def emulator_endpoint(transport: str) -> str | None:
+    """The emulator address for ``transport`` from the environment, validated, or None."""
+    env = EMULATOR_HOST_ENV if transport == "grpc" else EMULATOR_REST_ENV
+    value = os.environ.get(env)
+    if not value:
+        return None
+    pattern = _HOST_PORT_RE if transport == "grpc" else _REST_URL_RE
+    if not pattern.match(value):
+        form = "host:port" if transport == "grpc" else "http://host:port"
+        raise ValueError(f"Invalid {env} {value!r}: expected {form}.")
+    return value.rstrip("/")
+
+
+def transient_retry(on_error: Any = None) -> retries.Retry:
+    return retries.Retry(
+        predicate=is_transient, initial=RETRY_INITIAL_S, maximum=RETRY_MAXIMUM_S,
+        multiplier=RETRY_MULTIPLIER, timeout=RETRY_TIMEOUT_S, on_error=on_error,
+    )
+
+
+def transient_async_retry(on_error: Any = None) -> retry_async.AsyncRetry:
+    return retry_async.AsyncRetry(
+        predicate=is_transient, initial=RETRY_INITIAL_S, maximum=RETRY_MAXIMUM_S,
+        multiplier=RETRY_MULTIPLIER, timeout=RETRY_TIMEOUT_S, on_error=on_error,
+    )
+
+
+class ContactCenterInsightsHook(GoogleBaseHook):
+    """Hook for the Contact Center Insights API; one client per hook.
+
+    :param gcp_conn_id: the Google Cloud connection.
+    :param impersonation_chain: service account (or chain of them) to impersonate.
+    :param transport: ``grpc`` (default) or ``rest``.
+    :param api_endpoint: a regional or private endpoint, e.g. ``us-central1-contactcenterinsights.googleapis.com``.
+    """
+
+    hook_name = "Google Cloud Contact Center Insights"
+
+    def __init__(
+        self,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        *,
+        transport: str = "grpc",
+        api_endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.transport = validate_transport(transport)
+        self.api_endpoint = api_endpoint
+        self.emulator = emulator_endpoint(self.transport)
+        super().__init__(
+            gcp_conn_id=gcp_conn_id, impersonation_chain=validate_impersonation_chain(impersonation_chain),
+            **kwargs,
+        )
+        self._client: ContactCenterInsightsClient | None = None
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """The connection; against an emulator a missing connection is an empty one."""
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            if not (os.environ.get(EMULATOR_HOST_ENV) or os.environ.get(EMULATOR_REST_ENV)):
+                raise
+            from airflow.sdk.definitions.connection import Connection
+
+            return Connection(conn_id=conn_id, conn_type="google_cloud_platform")
+
+    def get_credentials_and_project_id(self) -> tuple[Credentials, str | None]:
+        if self.emulator:
+            return AnonymousCredentials(), self._get_field("project") or None
+        return super().get_credentials_and_project_id()
+
+    def get_conn(self) -> ContactCenterInsightsClient:
+        """The client, built once per hook."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> ContactCenterInsightsClient:
+        if self.emulator and self.transport == "grpc":
+            channel = grpc.insecure_channel(self.emulator)
+            return ContactCenterInsightsClient(
+                transport=ContactCenterInsightsGrpcTransport(channel=channel), client_info=CLIENT_INFO
+            )
+        if self.emulator:
+            return ContactCenterInsightsClient(
+                credentials=AnonymousCredentials(), transport="rest", client_info=CLIENT_INFO,
+                client_options=ClientOptions(api_endpoint=self.emulator),
+            )
+        return ContactCenterInsightsClient(
+            credentials=self.get_credentials(), transport=self.transport, client_info=CLIENT_INFO,
+            client_options=self.get_client_options(self.api_endpoint),
+        )
+
+    # -- operations -----------------------------------------------------------------------------
+    def get_operation(
+        self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> operations_pb2.Operation:
+        """``operations.get``; transient errors are retried with :func:`transient_retry`."""
+        parse_operation_name(name)
+        return self.get_conn().get_operation(
+            request={"name": name}, retry=retry or transient_retry(self._log_retry), timeout=timeout,
+            metadata=metadata,
+        )
+
+    def cancel_operation(
+        self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Ask the server to cancel; the operation then finishes with CANCELLED."""
+        parse_operation_name(name)
+        self.get_conn().cancel_operation(
+            request={"name": name}, retry=retry or transient_retry(self._log_retry), timeout=timeout,
+            metadata=metadata,
+        )
+
+    def list_operations(
+        self, parent: str, filter: str | None = None, retry: retries.Retry | None = None,
+        timeout: float | None = None, metadata: Sequence[tuple[str, str]] = (),
+    ) -> list[operations_pb2.Operation]:
+        """All operations under ``projects/{project}/locations/{location}``, every page."""
+        parse_operation_name(f"{parent}/operations/x")
+        request = operations_pb2.ListOperationsRequest(name=parent, filter=filter or "")
+        found: list[operations_pb2.Operation] = []
+        while True:
+            page = self.get_conn().list_operations(
+                request=request, retry=retry or transient_retry(self._log_retry), timeout=timeout,
+                metadata=metadata,
+            )
+            found.extend(page.operations)
+            if not page.next_page_token:
+                return found
+            request.page_token = page.next_page_token
+
+    def poll(self, name: str) -> Outcome:
+        """One look at the operation, classified; the sensor's poke is this."""
+        try:
+            operation = self.get_operation(name)
+        except Exception as exc:
+            return outcome_of_error(name, exc)
+        return outcome_of(operation)
+
+    def wait_for_operation(
+        self, name: str, timeout: float | None = None, poll_interval: float = 10.0
+    ) -> Outcome:
+        """Poll until the operation is done (or ``timeout`` seconds passed: a TIMEOUT outcome)."""
+        if poll_interval <= 0:
+            raise ValueError(f"Invalid poll_interval {poll_interval!r}: expected seconds > 0.")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            outcome = self.poll(name)
+            if outcome.done:
+                return outcome
+            if deadline is not None and time.monotonic() >= deadline:
+                return Outcome(Status.TIMEOUT, name, outcome.operation, error_code="DEADLINE_EXCEEDED",
+                               error_message=f"Not done after {timeout} s.")
+            pause = poll_interval if deadline is None else min(poll_interval, deadline - time.monotonic())
+            time.sleep(max(pause, 0.0))
+
+    def _log_retry(self, exc: Exception) -> None:
+        self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
+
+
+# One async client (one channel) per event loop and per connection/impersonation/endpoint:
+# every trigger in a triggerer process that shares those shares the client.
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
+_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+
+
+class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
+    """Async hook for triggers: ``get_operation`` / ``cancel_operation`` without blocking the loop.
+
+    gRPC uses ``ContactCenterInsightsAsyncClient``; the REST transport has no async client in the
+    library, so REST calls run the sync client in a worker thread.
+    """
+
+    sync_hook_class = ContactCenterInsightsHook
+
+    def __init__(
+        self,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        *,
+        transport: str = "grpc",
+        api_endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.transport = validate_transport(transport)
+        self.api_endpoint = api_endpoint
+        self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
+        self.gcp_conn_id = gcp_conn_id
+        super().__init__(
+            gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, transport=transport,
+            api_endpoint=api_endpoint, **kwargs,
+        )
+
+    def _client_key(self) -> tuple[Any, ...]:
+        chain = self.impersonation_chain
+        chain_key = tuple(chain) if isinstance(chain, list | tuple) else chain
+        return (self.gcp_conn_id, chain_key, self.transport, self.api_endpoint, emulator_endpoint(self.transport))
+
+    async def get_conn(self) -> Any:
+        """The shared client for this loop and key; created once even when many triggers ask at once."""
+        loop = asyncio.get_running_loop()
+        clients = _ASYNC_CLIENTS.setdefault(loop, {})
+        key = self._client_key()
+        task = clients.get(key)
+        if task is None:
+            task = clients[key] = loop.create_task(self._build_client())
+        try:
+            return await asyncio.shield(task)
+        except Exception:
+            clients.pop(key, None)
+            raise
+
+    async def _build_client(self) -> Any:
+        emulator = emulator_endpoint(self.transport)
+        if self.transport == "rest":
+            sync_hook = await self.get_sync_hook()
+            return await sync_to_async(sync_hook.get_conn)()
+        if emulator:
+            channel = grpc.aio.insecure_channel(emulator)
+            return ContactCenterInsightsAsyncClient(
+                transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=channel), client_info=CLIENT_INFO
+            )
+        sync_hook = await self.get_sync_hook()
+        credentials = await sync_to_async(sync_hook.get_credentials)()
+        return ContactCenterInsightsAsyncClient(
+            credentials=credentials, transport="grpc_asyncio", client_info=CLIENT_INFO,
+            client_options=sync_hook.get_client_options(self.api_endpoint),
+        )
+
+    async def get_operation(self, name: str) -> operations_pb2.Operation:
+        """``operations.get``; transient errors are retried with :func:`transient_async_retry`."""
+        parse_operation_name(name)
+        client = await self.get_conn()
+        if self.transport == "rest":
+            return await asyncio.to_thread(
+                client.get_operation, request={"name": name}, retry=transient_retry(self._log_retry)
+            )
+        return await client.get_operation(  # type: ignore[no-any-return]
+            request={"name": name}, retry=transient_async_retry(self._log_retry)
+        )
+
+    async def cancel_operation(self, name: str) -> None:
+        parse_operation_name(name)
+        client = await self.get_conn()
+        if self.transport == "rest":
+            await asyncio.to_thread(
+                client.cancel_operation, request={"name": name}, retry=transient_retry(self._log_retry)
+            )
+            return
+        await client.cancel_operation(request={"name": name}, retry=transient_async_retry(self._log_retry))
+
+    async def poll(self, name: str) -> Outcome:
+        """One look at the operation, classified; the trigger's loop is this."""
+        try:
+            operation = await self.get_operation(name)
+        except Exception as exc:
+            return outcome_of_error(name, exc)
+        return outcome_of(operation)
+
+    def _log_retry(self, exc: Exception) -> None:
+        self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)

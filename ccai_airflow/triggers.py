@@ -1,0 +1,120 @@
+"""The deferrable trigger: waits in the triggerer until an Insights operation is done."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ccai_airflow.hooks import (
+    ContactCenterInsightsAsyncHook,
+    validate_impersonation_chain,
+    validate_transport,
+)
+from ccai_airflow.operations import Outcome, Status, parse_operation_name
+
+
+def validate_poll_interval(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"Invalid poll_interval {value!r}: expected a number of seconds > 0.")
+    return float(value)
+
+
+class ContactCenterInsightsOperationTrigger(BaseTrigger):
+    """Poll ``operations.get`` every ``poll_interval`` seconds until the operation is done.
+
+    Yields exactly one event, ``Outcome.to_event()``: JSON primitives only, with ``status`` one of
+    ``succeeded``, ``failed`` (the operation finished with an error), ``error`` (the API refused
+    the request: NOT_FOUND, PERMISSION_DENIED, ...) or ``timeout``.
+
+    Transient API errors are retried inside each poll (``google.api_core`` retry, capped exponential
+    backoff with jitter) and, if they persist, the next poll tries again: they never end the wait.
+
+    :param operation_name: ``projects/{project}/locations/{location}/operations/{id}``.
+    :param poll_interval: seconds between polls.
+    :param gcp_conn_id: the Google Cloud connection.
+    :param impersonation_chain: service account (or chain) to impersonate.
+    :param transport: ``grpc`` or ``rest``.
+    :param api_endpoint: optional endpoint override.
+    :param end_time: absolute deadline (Unix seconds). It is serialized as is, so a trigger rebuilt
+        after a triggerer restart keeps the original deadline instead of starting a new one.
+    """
+
+    def __init__(
+        self,
+        *,
+        operation_name: str,
+        poll_interval: float = 30.0,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        transport: str = "grpc",
+        api_endpoint: str | None = None,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.operation_name = parse_operation_name(operation_name).name
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
+        self.transport = validate_transport(transport)
+        self.api_endpoint = api_endpoint
+        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int | float)):
+            raise ValueError(f"Invalid end_time {end_time!r}: expected Unix seconds or None.")
+        self.end_time = None if end_time is None else float(end_time)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        chain = self.impersonation_chain
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "operation_name": self.operation_name,
+                "poll_interval": self.poll_interval,
+                "gcp_conn_id": self.gcp_conn_id,
+                "impersonation_chain": list(chain) if isinstance(chain, list | tuple) else chain,
+                "transport": self.transport,
+                "api_endpoint": self.api_endpoint,
+                "end_time": self.end_time,
+            },
+        )
+
+    def _hook(self) -> ContactCenterInsightsAsyncHook:
+        return ContactCenterInsightsAsyncHook(
+            gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain,
+            transport=self.transport, api_endpoint=self.api_endpoint,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        while True:
+            outcome = await hook.poll(self.operation_name)
+            if outcome.done:
+                yield TriggerEvent(outcome.to_event())
+                return
+            log_progress(self.log, outcome)
+            remaining = None if self.end_time is None else self.end_time - time.time()
+            if remaining is not None and remaining <= 0:
+                yield TriggerEvent(timeout_outcome(outcome, self.end_time).to_event())
+                return
+            await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+
+
+def timeout_outcome(last: Outcome, end_time: float | None) -> Outcome:
+    return Outcome(
+        Status.TIMEOUT, last.operation_name, last.operation, error_code="DEADLINE_EXCEEDED",
+        error_message=f"Operation not done by the deadline (end_time={end_time}).",
+    )
+
+
+def log_progress(log: Any, outcome: Outcome) -> None:
+    """One INFO line per poll: elapsed time and the metadata's progress counters when present."""
+    elapsed = outcome.elapsed_seconds()
+    if outcome.error_code:
+        log.warning("Operation %s: transient %s, will poll again: %s",
+                    outcome.operation_name, outcome.error_code, outcome.error_message)
+        return
+    progress = ", ".join(f"{k}={v}" for k, v in outcome.progress().items()) or "no progress counters"
+    log.info("Operation %s running; elapsed %s; %s", outcome.operation_name,
+             "unknown" if elapsed is None else f"{elapsed:.0f}s", progress)
