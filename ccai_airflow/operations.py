@@ -22,7 +22,7 @@ from google.api_core import exceptions
 from google.cloud.contact_center_insights_v1 import types as _insights_types  # noqa: F401
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, json_format
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2
 
 OPERATION_NAME_FORM = "projects/{project}/locations/{location}/operations/{operation_id}"
@@ -32,7 +32,7 @@ ISSUE_MODEL_TYPE = "type.googleapis.com/google.cloud.contactcenterinsights.v1.Is
 _OPERATION_NAME_RE = re.compile(
     r"^projects/(?P<project>[a-z0-9](?:[a-z0-9.:-]{0,61}[a-z0-9])?)"
     r"/locations/(?P<location>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
-    r"/operations/(?P<operation_id>[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?)$"
+    r"/operations/(?P<operation_id>[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?)\Z"
 )
 
 
@@ -83,7 +83,7 @@ def decode_any(value: any_pb2.Any) -> dict[str, Any]:
     """An ``Any`` as the REST API shows it; an unresolvable ``@type`` keeps its bytes in base64."""
     try:
         return dict(json_format.MessageToDict(value))
-    except TypeError:  # json_format: "Can not find message descriptor by type_url"
+    except (TypeError, DecodeError):  # unknown type_url, or bytes that do not parse as that type
         return {"@type": value.type_url, "value": base64.b64encode(value.value).decode("ascii")}
 
 
@@ -198,7 +198,8 @@ class Outcome:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Outcome:
-        if not isinstance(event, dict) or event.get("status") not in {s.value for s in Status}:
+        status = event.get("status") if isinstance(event, dict) else None
+        if not isinstance(status, str) or status not in {s.value for s in Status}:
             raise ValueError(f"Invalid trigger event {event!r}: expected a dict with a 'status' in "
                              f"{[s.value for s in Status]}.")
         return cls(
@@ -277,7 +278,20 @@ def _code_of(exc: BaseException) -> str:
     code = getattr(exc, "grpc_status_code", None)
     if code is not None:
         return str(code.name)
-    return type(exc).__name__
+    return _rest_status_of(exc) or type(exc).__name__
+
+
+def _rest_status_of(exc: BaseException) -> str | None:
+    """The ``error.status`` of a REST error body (``"PERMISSION_DENIED"``), when it names a code.
+
+    google-api-core gives REST 400/403/429 exceptions no gRPC code; the body still names it.
+    """
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"]  # type: ignore[union-attr]
+    except Exception:
+        return None
+    return status if isinstance(status, str) and status in code_pb2.Code.DESCRIPTOR.values_by_name else None
 
 
 # -- XCom --------------------------------------------------------------------------------------

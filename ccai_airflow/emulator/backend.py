@@ -29,9 +29,9 @@ from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
 _SEG = r"[A-Za-z0-9_.~-]+"
-PARENT_RE = re.compile(rf"^projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})$")
-OPERATION_RE = re.compile(rf"^projects/{_SEG}/locations/{_SEG}/operations/(?P<id>{_SEG})$")
-ISSUE_MODEL_RE = re.compile(rf"^(?P<parent>projects/{_SEG}/locations/{_SEG})/issueModels/(?P<id>{_SEG})$")
+PARENT_RE = re.compile(rf"^projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})\Z")
+OPERATION_RE = re.compile(rf"^projects/{_SEG}/locations/{_SEG}/operations/(?P<id>{_SEG})\Z")
+ISSUE_MODEL_RE = re.compile(rf"^(?P<parent>projects/{_SEG}/locations/{_SEG})/issueModels/(?P<id>{_SEG})\Z")
 
 # Raw protobuf messages of the generated types: their fields are only known at run time.
 Message = Any
