@@ -78,6 +78,17 @@ def parse_operation_name(value: object) -> OperationName:
     return OperationName(**match.groupdict())
 
 
+def validate_seconds(arg: str, value: object, zero_ok: bool) -> float | None:
+    """A duration in seconds: None and ``timedelta`` pass through converted, anything else is named."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (value == 0 and not zero_ok):
+        raise ValueError(f"Invalid {arg} {value!r}: expected a number of seconds {'>=' if zero_ok else '>'} 0.")
+    return float(value)
+
+
 # -- decoding ----------------------------------------------------------------------------------
 def decode_any(value: any_pb2.Any) -> dict[str, Any]:
     """An ``Any`` as the REST API shows it; an unresolvable ``@type`` keeps its bytes in base64."""

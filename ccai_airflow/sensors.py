@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from datetime import timedelta
-from functools import cached_property
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.compat.sdk import (
@@ -17,20 +15,15 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.sdk.bases.sensor import PokeReturnValue
 
-from ccai_airflow.hooks import ContactCenterInsightsHook, validate_impersonation_chain, validate_transport
-from ccai_airflow.operations import Outcome, Status, parse_operation_name, xcom_values
-from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger, log_progress
+from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
+from ccai_airflow.operations import parse_operation_name, validate_seconds
+from ccai_airflow.triggers import log_progress
+from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, OperationWaitMixin
 
-# The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
-# reports a clean "timeout" event.
-_DEFERRAL_TIMEOUT_GRACE_S = 60.0
-
-
-class ContactCenterInsightsOperationFailedError(AirflowFailException):
-    """The operation finished with an error, or the API refused to tell its state (permanent error)."""
+__all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
 
 
-class ContactCenterInsightsOperationSensor(BaseSensorOperator):
+class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperator):
     """Wait for a Contact Center Insights long-running operation to be done.
 
     On success ``return_value`` is the decoded ``response`` as the REST API shows it; key
@@ -61,6 +54,8 @@ class ContactCenterInsightsOperationSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        validate_seconds("poke_interval", kwargs.get("poke_interval"), zero_ok=False)
+        validate_seconds("timeout", kwargs.get("timeout"), zero_ok=True)
         super().__init__(**kwargs)
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
@@ -68,10 +63,6 @@ class ContactCenterInsightsOperationSensor(BaseSensorOperator):
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
         self.deferrable = deferrable
-        if self.poke_interval <= 0:
-            raise ValueError(f"Invalid poke_interval {self.poke_interval!r}: expected seconds > 0.")
-        if self.timeout is not None and self.timeout < 0:
-            raise ValueError(f"Invalid timeout {self.timeout!r}: expected seconds >= 0.")
         if "{{" not in str(operation_name):
             parse_operation_name(operation_name)
         if "{{" not in str(impersonation_chain):
@@ -83,73 +74,31 @@ class ContactCenterInsightsOperationSensor(BaseSensorOperator):
         parse_operation_name(self.operation_name)
         validate_impersonation_chain(self.impersonation_chain)
 
-    @cached_property
-    def hook(self) -> ContactCenterInsightsHook:
-        return ContactCenterInsightsHook(
-            gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain,
-            transport=self.transport, api_endpoint=self.api_endpoint,
-        )
-
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:
         outcome = self.hook.poll(self.operation_name)
         if not outcome.done:
             log_progress(self.log, outcome)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, outcome))
+        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, outcome))
 
-    # -- deferrable -----------------------------------------------------------------------------
+    # -- deferrable ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
         with self._soft_fail():
             outcome = self.hook.poll(self.operation_name)
             if outcome.done:
-                return self._finish(context, outcome)
+                return self.finish(context, outcome)
         log_progress(self.log, outcome)
-        end_time = time.time() + self.timeout
-        self.defer(
-            trigger=ContactCenterInsightsOperationTrigger(
-                operation_name=self.operation_name, poll_interval=self.poke_interval,
-                gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain,
-                transport=self.transport, api_endpoint=self.api_endpoint, end_time=end_time,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + _DEFERRAL_TIMEOUT_GRACE_S),
-        )
+        self.defer_until_done(self.operation_name, self.poke_interval, self.timeout)
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        """Finish after the trigger: the same outcome handling as poke (soft_fail is applied by Airflow)."""
-        return self._finish(context, Outcome.from_event(event))
-
-    # -- shared ---------------------------------------------------------------------------------
-    def _finish(self, context: Any, outcome: Outcome) -> Any:
-        """Push the XComs of a success and return the response; raise for anything else."""
-        if outcome.status is Status.TIMEOUT:
-            raise AirflowSensorTimeout(
-                f"Sensor timed out after {self.timeout} s: {outcome.describe_failure()}"
-            )
-        if outcome.status is not Status.SUCCEEDED:
-            raise ContactCenterInsightsOperationFailedError(outcome.describe_failure())
-        ti = context["ti"]
-        for key, value in xcom_values(outcome).items():
-            ti.xcom_push(key=key, value=value)
-        self.log.info("Operation %s succeeded.", outcome.operation_name)
-        return outcome.response
-
-    def _soft_fail(self) -> Any:
-        return _SoftFail(self.soft_fail or getattr(self, "never_fail", False))
-
-
-class _SoftFail:
-    """Turn a failure/timeout into a skip, as BaseSensorOperator does for poke, on the deferrable path."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self.enabled and isinstance(exc, AirflowFailException | AirflowSensorTimeout):
-            raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+    @contextmanager
+    def _soft_fail(self) -> Iterator[None]:
+        """Turn a failure or timeout into a skip on the deferrable path, as BaseSensorOperator does for poke."""
+        try:
+            yield
+        except (AirflowFailException, AirflowSensorTimeout) as exc:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail/never_fail: {exc}") from exc
+            raise

@@ -14,13 +14,7 @@ from ccai_airflow.hooks import (
     validate_impersonation_chain,
     validate_transport,
 )
-from ccai_airflow.operations import Outcome, Status, parse_operation_name
-
-
-def validate_poll_interval(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"Invalid poll_interval {value!r}: expected a number of seconds > 0.")
-    return float(value)
+from ccai_airflow.operations import Outcome, Status, parse_operation_name, validate_seconds
 
 
 class ContactCenterInsightsOperationTrigger(BaseTrigger):
@@ -56,7 +50,10 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.operation_name = parse_operation_name(operation_name).name
-        self.poll_interval = validate_poll_interval(poll_interval)
+        interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
+        if interval is None:
+            raise ValueError("Invalid poll_interval None: expected a number of seconds > 0.")
+        self.poll_interval = interval
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
         self.transport = validate_transport(transport)
