@@ -1,12 +1,33 @@
-"""Shared fixtures: a live emulator on free loopback ports, always stopped."""
+"""Shared fixtures: a live emulator on free loopback ports, and a throwaway Airflow home.
+
+The Airflow environment is set here, before anything imports Airflow: a temporary AIRFLOW_HOME
+with SQLite, no examples, and ``tests/dags`` as the DAGs folder.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from ccai_airflow.emulator import Emulator
+_HOME = tempfile.mkdtemp(prefix="ccai-airflow-test-")
+DAGS_FOLDER = Path(__file__).parent / "dags"
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _HOME,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+    }
+)
+for _var in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"):
+    os.environ.pop(_var, None)
+
+from ccai_airflow.emulator import Emulator  # noqa: E402
 
 PARENT = "projects/test-project/locations/us-central1"
 
@@ -15,3 +36,20 @@ PARENT = "projects/test-project/locations/us-central1"
 def emulator() -> Iterator[Emulator]:
     with Emulator(operation_seconds=0.3, seed=1234) as emu:
         yield emu
+
+
+@pytest.fixture
+def emulator_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """The emulator, with the hooks pointed at it through the documented environment variables."""
+    monkeypatch.setenv("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", emulator.grpc_target)
+    monkeypatch.setenv("CONTACT_CENTER_INSIGHTS_EMULATOR_REST", emulator.rest_url)
+    return emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A fresh SQLite metadata database, created once per session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _HOME

@@ -1,0 +1,158 @@
+"""The sensor run by Airflow (dag.test) against the emulator, in every mode and transport."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from ccai_airflow.emulator import Emulator
+from tests.conftest import DAGS_FOLDER
+
+
+def run_dag(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"no DAG {dag_id} in {DAGS_FOLDER}"
+    return dag.test()
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        rows = session.scalars(query).all()
+        assert len(rows) == 1, f"expected one XCom {task_id}/{key}, got {rows}"
+        return XComModel.deserialize_value(rows[0])
+
+
+@pytest.mark.parametrize("scenario", ["poke", "reschedule", "deferrable", "rest", "rest_deferrable"])
+def test_sensor_pushes_the_decoded_issue_model(scenario: str, emulator_env: Emulator, airflow_db: str) -> None:
+    dag_run = run_dag(f"ccai_test_sensor_{scenario}")
+
+    assert states(dag_run) == {"create_issue_model": "success", "wait": "success", "verify_xcom_contract": "success"}
+    model = xcom(dag_run, "wait")
+    assert model["@type"].endswith(".IssueModel")
+    assert model["state"] == "UNDEPLOYED"
+    assert xcom(dag_run, "wait", "issue_model_name") == model["name"]
+    assert xcom(dag_run, "verify_xcom_contract") == model["name"]
+    assert emulator_env.call_counts()["CreateIssueModel"] == 1
+
+
+def test_transient_faults_do_not_fail_the_sensor(emulator_env: Emulator, airflow_db: str) -> None:
+    emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=0.3)
+    emulator_env.inject_fault(rpc="GetOperation", code="RESOURCE_EXHAUSTED", rate=0.2)
+
+    dag_run = run_dag("ccai_test_sensor_poke")
+
+    assert states(dag_run)["wait"] == "success"
+    assert states(dag_run)["verify_xcom_contract"] == "success"
+
+
+@pytest.mark.parametrize("scenario", ["poke", "deferrable", "rest"])
+def test_failed_operation_fails_the_task(
+    scenario: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emulator_env.fail_next_operations(1, code="RESOURCE_EXHAUSTED", message="Training quota used up")
+
+    dag_run = run_dag(f"ccai_test_sensor_{scenario}")
+
+    assert states(dag_run)["wait"] == "failed"
+    assert states(dag_run)["verify_xcom_contract"] == "upstream_failed"
+    output = capfd.readouterr()
+    text = output.out + output.err
+    assert "RESOURCE_EXHAUSTED: Training quota used up" in text
+    assert "projects/test-project/locations/us-central1/operations/" in text
+
+
+@pytest.mark.parametrize("scenario", ["soft_fail_poke", "soft_fail_deferrable"])
+def test_soft_fail_skips_on_failed_operation(scenario: str, emulator_env: Emulator, airflow_db: str) -> None:
+    emulator_env.fail_next_operations(1, code="INTERNAL", message="boom")
+
+    dag_run = run_dag(f"ccai_test_sensor_{scenario}")
+
+    assert states(dag_run)["wait"] == "skipped"
+    assert states(dag_run)["verify_xcom_contract"] == "skipped"
+
+
+@pytest.mark.parametrize("scenario", ["missing_poke", "missing_reschedule", "missing_deferrable"])
+def test_not_found_fails_within_one_poll(
+    scenario: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_dag(f"ccai_test_sensor_{scenario}")
+
+    assert states(dag_run)["wait"] == "failed"
+    assert emulator_env.call_counts()["GetOperation"] == 1
+    output = capfd.readouterr()
+    assert "NOT_FOUND" in output.out + output.err
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [("timeout_poke", "failed"), ("timeout_deferrable", "failed"), ("soft_fail_timeout_deferrable", "skipped")],
+)
+def test_timeout(scenario: str, expected: str, emulator_env: Emulator, airflow_db: str) -> None:
+    emulator_env.set_operation_seconds(30)
+
+    dag_run = run_dag(f"ccai_test_sensor_{scenario}")
+
+    assert states(dag_run)["wait"] == expected
+    assert emulator_env.call_counts()["GetOperation"] < 30
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "shown"),
+    [("ccai_test_sensor_bad_template", "'projects/p/locations/l/operations/../x'"),
+     ("ccai_test_sensor_native_non_string", "42 (int)")],
+)
+def test_bad_rendered_name_fails_before_any_call(
+    dag_id: str, shown: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_dag(dag_id)
+
+    assert states(dag_run)["wait"] == "failed"
+    assert emulator_env.call_counts() == {}
+    output = capfd.readouterr()
+    assert f"Invalid operation name {shown}" in output.out + output.err
+
+
+def test_sensor_rejects_bad_arguments_at_construction() -> None:
+    from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
+
+    name = "projects/p/locations/l/operations/1"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"operation_name": "operations/1"}, "'operations/1'"),
+        ({"operation_name": None}, "None"),
+        ({"operation_name": name, "transport": "http"}, "'http'"),
+        ({"operation_name": name, "poke_interval": 0}, "0"),
+        ({"operation_name": name, "timeout": -5}, "-5"),
+        ({"operation_name": name, "timeout": -0.5}, "-0.5"),
+        ({"operation_name": name, "poke_interval": "soon"}, "'soon'"),
+        ({"operation_name": name, "impersonation_chain": ["ok@p.iam.gserviceaccount.com", ""]}, "''"),
+        ({"operation_name": name, "impersonation_chain": 7}, "7"),
+    ]
+    for kwargs, shown in cases:
+        with pytest.raises(ValueError, match=re.escape(shown)):
+            ContactCenterInsightsOperationSensor(task_id="wait", **kwargs)
+
+
+def test_provider_is_registered() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "ccai-airflow" in manager.providers
+    ours = {info.trigger_class_name for info in manager.trigger if info.package_name == "ccai-airflow"}
+    assert ours == {"ccai_airflow.triggers"}
+    info = manager.providers["ccai-airflow"].data
+    assert info["integrations"][0]["integration-name"] == "Google Cloud Contact Center Insights"
+    assert info["sensors"][0]["python-modules"] == ["ccai_airflow.sensors"]

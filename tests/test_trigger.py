@@ -1,0 +1,164 @@
+"""The trigger run as the triggerer runs it: an asyncio loop consuming run() against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+from typing import Any
+
+import pytest
+from google.cloud import contact_center_insights_v1 as ci
+from google.protobuf import json_format
+
+from ccai_airflow.emulator import Emulator
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
+from ccai_airflow.operations import InvalidOperationNameError, outcome_of
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
+from tests.conftest import PARENT
+
+
+def start_create(transport: str = "grpc") -> str:
+    client = ContactCenterInsightsHook(transport=transport).get_conn()
+    operation = client.create_issue_model(parent=PARENT, issue_model=ci.IssueModel(display_name="topics"))
+    return str(operation.operation.name)
+
+
+def rebuild(trigger: ContactCenterInsightsOperationTrigger) -> ContactCenterInsightsOperationTrigger:
+    """What the triggerer does: import the class path and call it with the serialized kwargs."""
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    json.dumps(kwargs)  # only JSON values may be stored in the trigger table
+    return getattr(importlib.import_module(module), name)(**kwargs)  # type: ignore[no-any-return]
+
+
+async def first_event(trigger: ContactCenterInsightsOperationTrigger, timeout: float = 30) -> dict[str, Any]:
+    async def consume() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload  # type: ignore[no-any-return]
+        raise AssertionError("trigger ended without an event")
+
+    return await asyncio.wait_for(consume(), timeout)
+
+
+def test_serialize_round_trip() -> None:
+    trigger = ContactCenterInsightsOperationTrigger(
+        operation_name=f"{PARENT}/operations/42", poll_interval=5, gcp_conn_id="my_gcp",
+        impersonation_chain=["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"],
+        transport="rest", api_endpoint="eu-contactcenterinsights.googleapis.com", end_time=1_900_000_000.5,
+    )
+    assert rebuild(trigger).serialize() == trigger.serialize()
+    assert trigger.serialize()[0] == "ccai_airflow.triggers.ContactCenterInsightsOperationTrigger"
+
+
+@pytest.mark.parametrize("bad", [{"poll_interval": 0}, {"poll_interval": -1}, {"poll_interval": "5"},
+                                 {"transport": "http"}, {"operation_name": "operations/1"},
+                                 {"impersonation_chain": "not-an-email"}, {"end_time": "tomorrow"}])
+def test_bad_arguments_fail_at_construction(bad: dict[str, Any]) -> None:
+    kwargs: dict[str, Any] = {"operation_name": f"{PARENT}/operations/1", **bad}
+    with pytest.raises(ValueError, match=repr(next(iter(bad.values())))):
+        ContactCenterInsightsOperationTrigger(**kwargs)
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+async def test_success_event_holds_the_decoded_response(transport: str, emulator_env: Emulator) -> None:
+    name = start_create(transport)
+    event = await first_event(ContactCenterInsightsOperationTrigger(
+        operation_name=name, poll_interval=0.1, transport=transport))
+
+    assert json.loads(json.dumps(event)) == event
+    assert event["status"] == "succeeded"
+    assert event["operation_name"] == name
+    model = ContactCenterInsightsHook().get_conn().get_issue_model(name=event["operation"]["response"]["name"])
+    expected = json_format.MessageToDict(model._pb)
+    response = dict(event["operation"]["response"])
+    assert response.pop("@type") == "type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"
+    assert response == expected
+
+
+async def test_failed_operation_is_never_success(emulator_env: Emulator) -> None:
+    emulator_env.fail_next_operations(1, code="FAILED_PRECONDITION", message="Not enough conversations")
+    event = await first_event(ContactCenterInsightsOperationTrigger(operation_name=start_create(), poll_interval=0.1))
+
+    assert event["status"] == "failed"
+    assert event["error_code"] == "FAILED_PRECONDITION"
+    assert event["error_message"] == "Not enough conversations"
+    assert "response" not in event["operation"]
+
+
+async def test_permanent_error_ends_at_once(emulator_env: Emulator) -> None:
+    event = await first_event(ContactCenterInsightsOperationTrigger(
+        operation_name=f"{PARENT}/operations/999", poll_interval=0.1))
+
+    assert event["status"] == "error"
+    assert event["error_code"] == "NOT_FOUND"
+    assert emulator_env.call_counts()["GetOperation"] == 1
+
+
+async def test_transient_faults_are_retried(emulator_env: Emulator) -> None:
+    name = start_create()
+    emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=0.3)
+    emulator_env.inject_fault(rpc="GetOperation", code="RESOURCE_EXHAUSTED", rate=0.1)
+    triggers = [ContactCenterInsightsOperationTrigger(operation_name=name, poll_interval=0.1) for _ in range(20)]
+
+    events = await asyncio.gather(*(first_event(t, timeout=120) for t in triggers))
+
+    assert {e["status"] for e in events} == {"succeeded"}
+    assert len({json.dumps(e, sort_keys=True) for e in events}) == 1
+    assert emulator_env.call_counts()["GetOperation"] > 20
+
+
+async def test_deadline_gives_a_timeout_event(emulator_env: Emulator) -> None:
+    emulator_env.set_operation_seconds(60)
+    started = time.monotonic()
+    event = await first_event(ContactCenterInsightsOperationTrigger(
+        operation_name=start_create(), poll_interval=10, end_time=time.time() + 0.5))
+
+    assert event["status"] == "timeout"
+    assert time.monotonic() - started < 5, "the deadline must cut the poll interval short"
+
+
+async def test_rebuilt_trigger_resumes_and_gives_the_same_result(emulator_env: Emulator) -> None:
+    emulator_env.set_operation_seconds(1.0)
+    trigger = ContactCenterInsightsOperationTrigger(
+        operation_name=start_create(), poll_interval=0.1, end_time=time.time() + 60)
+    first_run = asyncio.ensure_future(first_event(trigger))
+    await asyncio.sleep(0.3)
+    first_run.cancel()  # the triggerer stopped mid-wait
+    with pytest.raises(asyncio.CancelledError):
+        await first_run
+
+    event = await first_event(rebuild(trigger))
+    again = await first_event(rebuild(trigger))
+
+    assert event["status"] == "succeeded"
+    assert event == again
+    assert emulator_env.call_counts().get("CancelOperation", 0) == 0
+
+
+async def test_one_client_per_connection_and_endpoint(emulator_env: Emulator) -> None:
+    hooks = [ContactCenterInsightsAsyncHook() for _ in range(50)]
+    clients = await asyncio.gather(*(hook.get_conn() for hook in hooks))
+    other = await ContactCenterInsightsAsyncHook(gcp_conn_id="other").get_conn()
+
+    assert len({id(client) for client in clients}) == 1
+    assert other is not clients[0]
+
+
+async def test_sync_and_async_hooks_agree(emulator_env: Emulator) -> None:
+    emulator_env.fail_next_operations(1, code="INTERNAL", message="boom")
+    failed, succeeded = start_create(), start_create()
+    await asyncio.sleep(0.5)
+    for name in (failed, succeeded, f"{PARENT}/operations/404"):
+        assert ContactCenterInsightsHook().poll(name) == await ContactCenterInsightsAsyncHook().poll(name)
+    operation = ContactCenterInsightsHook().get_operation(succeeded)
+    assert outcome_of(operation) == await ContactCenterInsightsAsyncHook().poll(succeeded)
+
+
+async def test_invalid_name_makes_no_call(emulator_env: Emulator) -> None:
+    with pytest.raises(InvalidOperationNameError):
+        await ContactCenterInsightsAsyncHook().get_operation("projects/p/locations/l/operations/../../x")
+    with pytest.raises(InvalidOperationNameError):
+        ContactCenterInsightsHook().get_operation("projects/p/locations/l/operations/")
+    assert emulator_env.call_counts() == {}
