@@ -24,4 +24,9 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.hooks"]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.sensors"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.triggers"]}],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.operators"]}],
+        "extra-links": [
+            "ccai_airflow.operators.ContactCenterInsightsLink",
+            "ccai_airflow.operators.ContactCenterInsightsIssueModelLink",
+        ],
     }

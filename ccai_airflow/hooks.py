@@ -24,6 +24,7 @@ from asgiref.sync import sync_to_async
 from google.api_core import retry as retries
 from google.api_core import retry_async
 from google.api_core.client_options import ClientOptions
+from google.api_core.gapic_v1.method import DEFAULT
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud.contact_center_insights_v1 import (
     ContactCenterInsightsAsyncClient,
@@ -39,6 +40,7 @@ from ccai_airflow.operations import (
     Outcome,
     Status,
     is_transient,
+    log_progress,
     outcome_of,
     outcome_of_error,
     parse_operation_name,
@@ -47,6 +49,15 @@ from ccai_airflow.operations import (
 EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
 EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"
 TRANSPORTS = ("grpc", "rest")
+
+# The client methods that start a long-running operation (ContactCenterInsightsClient, v1).
+LRO_METHODS = frozenset({
+    "upload_conversation", "create_analysis", "bulk_analyze_conversations", "bulk_delete_conversations",
+    "ingest_conversations", "export_insights_data", "create_issue_model", "delete_issue_model",
+    "deploy_issue_model", "undeploy_issue_model", "export_issue_model", "import_issue_model",
+    "initialize_encryption_spec", "query_metrics", "tune_qa_scorecard_revision", "bulk_upload_feedback_labels",
+    "bulk_download_feedback_labels",
+})
 
 # Transient errors of one call are retried with capped exponential backoff and jitter (the
 # sleep is drawn uniformly up to twice the nominal delay). A poll whose retries run out is
@@ -222,6 +233,48 @@ class ContactCenterInsightsHook(GoogleBaseHook):
                 return found
             request.page_token = page.next_page_token
 
+    # -- starting operations (waiting is separate: poll / wait_for_operation / the trigger) ------
+    def start_operation(
+        self, method: str, request: Any, retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> operations_pb2.Operation:
+        """Call the LRO-starting client method ``method``; return the raw ``Operation`` at once.
+
+        Start calls keep the library's default retry: a blind retry of a create could start a
+        second job.
+        """
+        if method not in LRO_METHODS:
+            raise ValueError(f"Invalid method {method!r}: expected one of {sorted(LRO_METHODS)}.")
+        future = getattr(self.get_conn(), method)(request=request, retry=retry, timeout=timeout, metadata=metadata)
+        return future.operation  # type: ignore[no-any-return]
+
+    def create_issue_model(
+        self, parent: str, issue_model: Any, retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> operations_pb2.Operation:
+        request = {"parent": parent, "issue_model": issue_model}
+        return self.start_operation("create_issue_model", request, retry, timeout, metadata)
+
+    def deploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
+    ) -> operations_pb2.Operation:
+        return self.start_operation("deploy_issue_model", {"name": name}, retry, timeout, metadata)
+
+    def undeploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
+    ) -> operations_pb2.Operation:
+        return self.start_operation("undeploy_issue_model", {"name": name}, retry, timeout, metadata)
+
+    def delete_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
+    ) -> operations_pb2.Operation:
+        return self.start_operation("delete_issue_model", {"name": name}, retry, timeout, metadata)
+
+    def get_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
+    ) -> Any:
+        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
+
     def poll(self, name: str) -> Outcome:
         """One look at the operation, classified; the sensor's poke is this."""
         try:
@@ -241,6 +294,7 @@ class ContactCenterInsightsHook(GoogleBaseHook):
             outcome = self.poll(name)
             if outcome.done:
                 return outcome
+            log_progress(self.log, outcome)
             if deadline is not None and time.monotonic() >= deadline:
                 return Outcome(Status.TIMEOUT, name, outcome.operation, error_code="DEADLINE_EXCEEDED",
                                error_message=f"Not done after {timeout} s.")

@@ -247,6 +247,18 @@ def outcome_of(operation: operations_pb2.Operation) -> Outcome:
     return Outcome(Status.SUCCEEDED, operation.name, decoded)
 
 
+def log_progress(log: Any, outcome: Outcome) -> None:
+    """One INFO line per poll: elapsed time and the metadata's progress counters when present."""
+    elapsed = outcome.elapsed_seconds()
+    if outcome.error_code:
+        log.warning("Operation %s: transient %s, will poll again: %s",
+                    outcome.operation_name, outcome.error_code, outcome.error_message)
+        return
+    progress = ", ".join(f"{k}={v}" for k, v in outcome.progress().items()) or "no progress counters"
+    log.info("Operation %s running; elapsed %s; %s", outcome.operation_name,
+             "unknown" if elapsed is None else f"{elapsed:.0f}s", progress)
+
+
 # -- errors of the API call itself -------------------------------------------------------------
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     exceptions.ServiceUnavailable,  # UNAVAILABLE, 503

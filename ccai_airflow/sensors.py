@@ -16,8 +16,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.sdk.bases.sensor import PokeReturnValue
 
 from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
-from ccai_airflow.operations import parse_operation_name, validate_seconds
-from ccai_airflow.triggers import log_progress
+from ccai_airflow.operations import log_progress, parse_operation_name, validate_seconds
 from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, OperationWaitMixin
 
 __all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
@@ -87,11 +86,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         if not self.deferrable:
             return super().execute(context)
         with self._soft_fail():
-            outcome = self.hook.poll(self.operation_name)
-            if outcome.done:
-                return self.finish(context, outcome)
-        log_progress(self.log, outcome)
-        self.defer_until_done(self.operation_name, self.poke_interval, self.timeout)
+            return self.wait(context, self.operation_name, self.poke_interval, self.timeout, deferrable=True)
 
     @contextmanager
     def _soft_fail(self) -> Iterator[None]:

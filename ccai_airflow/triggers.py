@@ -14,7 +14,7 @@ from ccai_airflow.hooks import (
     validate_impersonation_chain,
     validate_transport,
 )
-from ccai_airflow.operations import Outcome, Status, parse_operation_name, validate_seconds
+from ccai_airflow.operations import Outcome, Status, log_progress, parse_operation_name, validate_seconds
 
 
 class ContactCenterInsightsOperationTrigger(BaseTrigger):
@@ -103,15 +103,3 @@ def timeout_outcome(last: Outcome, end_time: float | None) -> Outcome:
         Status.TIMEOUT, last.operation_name, last.operation, error_code="DEADLINE_EXCEEDED",
         error_message=f"Operation not done by the deadline (end_time={end_time}).",
     )
-
-
-def log_progress(log: Any, outcome: Outcome) -> None:
-    """One INFO line per poll: elapsed time and the metadata's progress counters when present."""
-    elapsed = outcome.elapsed_seconds()
-    if outcome.error_code:
-        log.warning("Operation %s: transient %s, will poll again: %s",
-                    outcome.operation_name, outcome.error_code, outcome.error_message)
-        return
-    progress = ", ".join(f"{k}={v}" for k, v in outcome.progress().items()) or "no progress counters"
-    log.info("Operation %s running; elapsed %s; %s", outcome.operation_name,
-             "unknown" if elapsed is None else f"{elapsed:.0f}s", progress)

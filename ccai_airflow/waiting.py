@@ -16,7 +16,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operations import Outcome, Status, xcom_values
+from ccai_airflow.operations import Outcome, Status, log_progress, xcom_values
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
@@ -49,6 +49,19 @@ class OperationWaitMixin:
             gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain,
             transport=self.transport, api_endpoint=self.api_endpoint,
         )
+
+    def wait(
+        self, context: Any, operation_name: str, poll_interval: float, timeout: float | None, deferrable: bool
+    ) -> Any:
+        """Wait for the operation and finish; deferrable: look once, then hand over to the triggerer."""
+        if deferrable:
+            outcome = self.hook.poll(operation_name)
+            if not outcome.done:
+                log_progress(self.log, outcome)
+                self.defer_until_done(operation_name, poll_interval, timeout)
+        else:
+            outcome = self.hook.wait_for_operation(operation_name, timeout=timeout, poll_interval=poll_interval)
+        return self.finish(context, outcome)
 
     def defer_until_done(self, operation_name: str, poll_interval: float, timeout: float | None) -> None:
         """Hand the wait to the triggerer; ``execute_complete`` runs when it is over."""
