@@ -100,13 +100,14 @@ class Backend:
     # -- controls -------------------------------------------------------------------------------
     def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
         status = _status_code(code)
-        if not isinstance(n, int) or not 0 <= n <= _MAX_FAILURES:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= _MAX_FAILURES:
             raise exceptions.InvalidArgument(f"Invalid n {n!r}: expected an integer in [0, {_MAX_FAILURES}].")
         with self._lock:
             self._failures.extend(_Failure(status, message) for _ in range(n))
 
     def set_operation_seconds(self, seconds: float) -> None:
-        if not isinstance(seconds, int | float) or not seconds >= 0:  # NaN too: it would stall the due heap
+        # `not >= 0` rejects NaN too: a NaN due time would stall the heap of pending operations.
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
             raise exceptions.InvalidArgument(f"Invalid operation_seconds {seconds!r}: expected a number >= 0.")
         self.operation_seconds = float(seconds)
 
@@ -155,6 +156,11 @@ class Backend:
         parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
         model = IssueModel()
         model.CopyFrom(request.issue_model)
+        if model.input_data_config.training_conversations_count < 0:
+            raise exceptions.InvalidArgument(
+                f"Invalid issue_model.input_data_config.training_conversations_count "
+                f"{model.input_data_config.training_conversations_count}: expected >= 0."
+            )
         if model.model_type not in (0, 1, 2):
             raise exceptions.InvalidArgument(f"Invalid issue_model.model_type {model.model_type}.")
         with self._lock:
@@ -219,7 +225,9 @@ class Backend:
     def bulk_analyze_conversations(self, request: Message) -> operations_pb2.Operation:
         parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
         if not request.filter.strip():
-            raise exceptions.InvalidArgument("Invalid filter '': a filter selecting the conversations is required.")
+            raise exceptions.InvalidArgument(
+                f"Invalid filter {request.filter!r}: a filter selecting the conversations is required."
+            )
         if not 0 < request.analysis_percentage <= 100:
             raise exceptions.InvalidArgument(
                 f"Invalid analysis_percentage {request.analysis_percentage}: expected a number in (0, 100]."
@@ -245,6 +253,8 @@ class Backend:
         uri = request.gcs_source.bucket_uri
         if not uri.startswith("gs://") or len(uri) <= len("gs://"):
             raise exceptions.InvalidArgument(f"Invalid gcs_source.bucket_uri {uri!r}: expected gs://BUCKET[/PREFIX].")
+        if request.sample_size < 0:
+            raise exceptions.InvalidArgument(f"Invalid sample_size {request.sample_size}: expected >= 0.")
         total = request.sample_size or _stable_int(uri, 50, 2000)
         duplicates = total // 20
 

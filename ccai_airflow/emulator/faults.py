@@ -15,14 +15,18 @@ from ccai_airflow.emulator.routes import RPC_NAMES
 _FAULT_CODES = {code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fault:
-    """Fail ``rate`` of the calls to ``rpc`` with ``code``, after ``latency_s`` seconds."""
+    """Fail ``rate`` of the calls to ``rpc`` with ``code``, after ``latency_s`` seconds.
+
+    ``count``: fire at most this many times, then stay inert (None: no limit).
+    """
 
     rpc: str
     code: str
     rate: float
     latency_s: float
+    count: int | None = None
 
 
 class Faults:
@@ -34,7 +38,9 @@ class Faults:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def inject(self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0) -> Fault:
+    def inject(
+        self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0, count: int | None = None
+    ) -> Fault:
         if rpc != "*" and rpc not in RPC_NAMES:
             raise exceptions.InvalidArgument(f"Invalid rpc {rpc!r}: expected '*' or one of {sorted(RPC_NAMES)}.")
         if code not in _FAULT_CODES and code != "OK":
@@ -43,7 +49,9 @@ class Faults:
             raise exceptions.InvalidArgument(f"Invalid rate {rate!r}: expected a number in [0, 1].")
         if isinstance(latency_s, bool) or not isinstance(latency_s, int | float) or not 0 <= latency_s <= 60:
             raise exceptions.InvalidArgument(f"Invalid latency_s {latency_s!r}: expected seconds in [0, 60].")
-        fault = Fault(rpc=rpc, code=code, rate=float(rate), latency_s=float(latency_s))
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise exceptions.InvalidArgument(f"Invalid count {count!r}: expected a positive integer or None.")
+        fault = Fault(rpc=rpc, code=code, rate=float(rate), latency_s=float(latency_s), count=count)
         with self._lock:
             self._rules.append(fault)
         return fault
@@ -64,15 +72,17 @@ class Faults:
         """
         with self._lock:
             self._counts[rpc] += 1
-            rules = [rule for rule in self._rules if rule.rpc in (rpc, "*")]
+            rules = [rule for rule in self._rules if rule.rpc in (rpc, "*") and rule.count != 0]
             draw = self._rng.random() if rules else 1.0
-        latency = max((rule.latency_s for rule in rules), default=0.0)
-        threshold = 0.0
-        for rule in rules:
-            if rule.code == "OK":
-                continue
-            threshold += rule.rate
-            if draw < threshold:
-                status = grpc.StatusCode[rule.code]
-                return latency, exceptions.from_grpc_status(status, f"Injected fault: {rule.code} on {rpc}.")
+            latency = max((rule.latency_s for rule in rules), default=0.0)
+            threshold = 0.0
+            for rule in rules:
+                if rule.code == "OK":
+                    continue
+                threshold += rule.rate
+                if draw < threshold:
+                    if rule.count is not None:
+                        rule.count -= 1
+                    status = grpc.StatusCode[rule.code]
+                    return latency, exceptions.from_grpc_status(status, f"Injected fault: {rule.code} on {rpc}.")
         return latency, None

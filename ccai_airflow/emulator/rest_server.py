@@ -102,7 +102,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
         return web.json_response(result if result is not None else {})
 
     async def api(request: web.Request) -> web.Response:
-        found = _route(request.method, request.path)
+        found = _route(request.method, request.rel_url.raw_path)  # path variables are unquoted once, below
         if found is None:
             raise exceptions.NotFound(f"Unknown method {request.method} {request.path}.")
         rpc, match = found

@@ -68,10 +68,14 @@ class Emulator:
         self.backend.fail_next_operations(n, code=code, message=message)
 
     def inject_fault(
-        self, rpc: str = "GetOperation", code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0
+        self, rpc: str = "GetOperation", code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0,
+        count: int | None = None,
     ) -> Fault:
-        """Fail ``rate`` of the calls to ``rpc`` (or ``"*"``) with ``code`` before the handler runs."""
-        return self.faults.inject(rpc=rpc, code=code, rate=rate, latency_s=latency_s)
+        """Fail ``rate`` of the calls to ``rpc`` (or ``"*"``) with ``code`` before the handler runs.
+
+        ``count`` limits how many times the fault fires; ``code="OK"`` only adds ``latency_s``.
+        """
+        return self.faults.inject(rpc=rpc, code=code, rate=rate, latency_s=latency_s, count=count)
 
     def clear_faults(self) -> None:
         self.faults.clear()
