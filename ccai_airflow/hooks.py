@@ -38,12 +38,14 @@ from google.longrunning import operations_pb2
 
 from ccai_airflow.operations import (
     Outcome,
+    PollingPolicy,
     Status,
     is_transient,
     log_progress,
     outcome_of,
     outcome_of_error,
     parse_operation_name,
+    validate_seconds,
 )
 
 EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
@@ -284,12 +286,15 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         return outcome_of(operation)
 
     def wait_for_operation(
-        self, name: str, timeout: float | None = None, poll_interval: float = 10.0
+        self, name: str, timeout: float | None = None, poll_interval: float | None = None
     ) -> Outcome:
-        """Poll until the operation is done (or ``timeout`` seconds passed: a TIMEOUT outcome)."""
-        if poll_interval <= 0:
-            raise ValueError(f"Invalid poll_interval {poll_interval!r}: expected seconds > 0.")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Poll until the operation is done (or ``timeout`` seconds passed: a TIMEOUT outcome).
+
+        ``poll_interval`` None: the adaptive ``operations.DEFAULT_POLLING``.
+        """
+        policy = PollingPolicy.for_interval(validate_seconds("poll_interval", poll_interval, zero_ok=False))
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
         while True:
             outcome = self.poll(name)
             if outcome.done:
@@ -298,7 +303,8 @@ class ContactCenterInsightsHook(GoogleBaseHook):
             if deadline is not None and time.monotonic() >= deadline:
                 return Outcome(Status.TIMEOUT, name, outcome.operation, error_code="DEADLINE_EXCEEDED",
                                error_message=f"Not done after {timeout} s.")
-            pause = poll_interval if deadline is None else min(poll_interval, deadline - time.monotonic())
+            delay = policy.delay(outcome.elapsed_seconds() or time.monotonic() - started)
+            pause = delay if deadline is None else min(delay, deadline - time.monotonic())
             time.sleep(max(pause, 0.0))
 
     def _log_retry(self, exc: Exception) -> None:

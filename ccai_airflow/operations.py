@@ -89,6 +89,48 @@ def validate_seconds(arg: str, value: object, zero_ok: bool) -> float | None:
     return float(value)
 
 
+# -- polling ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PollingPolicy:
+    """How long to wait before the next poll, given how long the operation has been running.
+
+    The delay is ``fraction`` of the operation's age, at least ``initial`` and at most ``maximum``:
+    a 10 s job is seen within ~2 s, a 3 h training job is polled a few dozen times, not 540 times
+    (google-api-core's LRO default: 1 s x1.5 up to 20 s). Detection lag is at most
+    ``max(initial, fraction * duration)``. Polling is not RPC retry: transient errors of one poll are
+    retried separately (see ``hooks.transient_retry``). Policies are values; ``fixed`` returns a
+    new one.
+    """
+
+    initial: float = 2.0
+    fraction: float = 0.1
+    maximum: float = 600.0
+
+    def __post_init__(self) -> None:
+        validate_seconds("initial", self.initial, zero_ok=False)
+        validate_seconds("maximum", self.maximum, zero_ok=False)
+        if not 0 <= self.fraction <= 1:
+            raise ValueError(f"Invalid fraction {self.fraction!r}: expected a number in [0, 1].")
+        if self.maximum < self.initial:
+            raise ValueError(f"Invalid maximum {self.maximum!r}: expected >= initial ({self.initial}).")
+
+    @classmethod
+    def fixed(cls, seconds: float) -> PollingPolicy:
+        return cls(initial=seconds, fraction=0.0, maximum=seconds)
+
+    @classmethod
+    def for_interval(cls, poll_interval: float | None) -> PollingPolicy:
+        """A fixed policy when the user set an interval, else the adaptive default."""
+        return DEFAULT_POLLING if poll_interval is None else cls.fixed(poll_interval)
+
+    def delay(self, age_seconds: float | None) -> float:
+        age = max(age_seconds or 0.0, 0.0)
+        return min(self.maximum, max(self.initial, self.fraction * age))
+
+
+DEFAULT_POLLING = PollingPolicy()
+
+
 # -- decoding ----------------------------------------------------------------------------------
 def decode_any(value: any_pb2.Any) -> dict[str, Any]:
     """An ``Any`` as the REST API shows it; an unresolvable ``@type`` keeps its bytes in base64."""

@@ -60,7 +60,8 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     :param wait_for_completion: wait for the operation and return its decoded response (default);
         if False, return the operation name at once.
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param poll_interval: seconds between polls while waiting.
+    :param poll_interval: seconds between polls while waiting; None (default) polls adaptively,
+        about a tenth of the operation's age (2 s to 10 min).
     :param wait_timeout: give up waiting after this many seconds (the operation keeps running).
     :param retry: retry policy of the start call (the library's default when not given).
     :param request_timeout: timeout in seconds of the start call.
@@ -83,7 +84,7 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         api_endpoint: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30.0,
+        poll_interval: float | None = None,
         wait_timeout: float | None = None,
         retry: Any = DEFAULT,
         request_timeout: float | None = None,
@@ -99,7 +100,7 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         self.api_endpoint = api_endpoint
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = validate_seconds("poll_interval", poll_interval, zero_ok=False) or 30.0
+        self.poll_interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
         self.wait_timeout = validate_seconds("wait_timeout", wait_timeout, zero_ok=True)
         self.retry = retry
         self.request_timeout = request_timeout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.sdk.bases.sensor import PokeReturnValue
 
 from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
-from ccai_airflow.operations import log_progress, parse_operation_name, validate_seconds
+from ccai_airflow.operations import DEFAULT_POLLING, log_progress, parse_operation_name, validate_seconds
 from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, OperationWaitMixin
 
 __all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
@@ -37,6 +37,9 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param transport: ``grpc`` (default) or ``rest``.
     :param api_endpoint: optional endpoint override.
     :param deferrable: wait in the triggerer instead of a worker slot.
+    :param poke_interval: seconds between polls, in every mode (the trigger gets it as its
+        ``poll_interval``). Not set: adaptive polling, about a tenth of the operation's age, from 2 s
+        up to 10 min (``operations.DEFAULT_POLLING``).
     """
 
     template_fields: Sequence[str] = ("operation_name", "impersonation_chain", "gcp_conn_id")
@@ -53,9 +56,13 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        validate_seconds("poke_interval", kwargs.get("poke_interval"), zero_ok=False)
+        # poke_interval set: a fixed cadence in every mode. Not set: the adaptive DEFAULT_POLLING.
+        self.poll_interval = validate_seconds("poke_interval", kwargs.get("poke_interval"), zero_ok=False)
         validate_seconds("timeout", kwargs.get("timeout"), zero_ok=True)
+        if self.poll_interval is None:
+            kwargs["poke_interval"] = DEFAULT_POLLING.initial
         super().__init__(**kwargs)
+        self._last_age: float | None = None
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
@@ -78,6 +85,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         outcome = self.hook.poll(self.operation_name)
         if not outcome.done:
             log_progress(self.log, outcome)
+            self._last_age = outcome.elapsed_seconds()
             return False
         return PokeReturnValue(is_done=True, xcom_value=self.finish(context, outcome))
 
@@ -86,7 +94,14 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         if not self.deferrable:
             return super().execute(context)
         with self._soft_fail():
-            return self.wait(context, self.operation_name, self.poke_interval, self.timeout, deferrable=True)
+            return self.wait(context, self.operation_name, self.poll_interval, self.timeout, deferrable=True)
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
+        """Poke and reschedule modes: the adaptive policy, unless a poke_interval was given."""
+        if self.poll_interval is not None:
+            return float(super()._get_next_poke_interval(started_at, run_duration, poke_count))
+        delay = DEFAULT_POLLING.delay(self._last_age if self._last_age is not None else run_duration())
+        return delay if not self.timeout else min(delay, max(self.timeout - run_duration(), 0.0) + 0.1)
 
     @contextmanager
     def _soft_fail(self) -> Iterator[None]:

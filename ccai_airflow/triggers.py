@@ -14,11 +14,18 @@ from ccai_airflow.hooks import (
     validate_impersonation_chain,
     validate_transport,
 )
-from ccai_airflow.operations import Outcome, Status, log_progress, parse_operation_name, validate_seconds
+from ccai_airflow.operations import (
+    Outcome,
+    PollingPolicy,
+    Status,
+    log_progress,
+    parse_operation_name,
+    validate_seconds,
+)
 
 
 class ContactCenterInsightsOperationTrigger(BaseTrigger):
-    """Poll ``operations.get`` every ``poll_interval`` seconds until the operation is done.
+    """Poll ``operations.get`` until the operation is done.
 
     Yields exactly one event, ``Outcome.to_event()``: JSON primitives only, with ``status`` one of
     ``succeeded``, ``failed`` (the operation finished with an error), ``error`` (the API refused
@@ -28,7 +35,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     backoff with jitter) and, if they persist, the next poll tries again: they never end the wait.
 
     :param operation_name: ``projects/{project}/locations/{location}/operations/{id}``.
-    :param poll_interval: seconds between polls.
+    :param poll_interval: seconds between polls; None (default) for the adaptive
+        ``operations.DEFAULT_POLLING`` (about a tenth of the operation's age, 2 s to 10 min).
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account (or chain) to impersonate.
     :param transport: ``grpc`` or ``rest``.
@@ -41,7 +49,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         self,
         *,
         operation_name: str,
-        poll_interval: float = 30.0,
+        poll_interval: float | None = None,
         gcp_conn_id: str = "google_cloud_default",
         impersonation_chain: str | Sequence[str] | None = None,
         transport: str = "grpc",
@@ -50,10 +58,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.operation_name = parse_operation_name(operation_name).name
-        interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
-        if interval is None:
-            raise ValueError("Invalid poll_interval None: expected a number of seconds > 0.")
-        self.poll_interval = interval
+        self.poll_interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
         self.transport = validate_transport(transport)
@@ -85,6 +90,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()
+        policy = PollingPolicy.for_interval(self.poll_interval)
+        started = time.time()
         while True:
             outcome = await hook.poll(self.operation_name)
             if outcome.done:
@@ -95,7 +102,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             if remaining is not None and remaining <= 0:
                 yield TriggerEvent(timeout_outcome(outcome, self.end_time).to_event())
                 return
-            await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+            delay = policy.delay(outcome.elapsed_seconds() or time.time() - started)
+            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
 
 
 def timeout_outcome(last: Outcome, end_time: float | None) -> Outcome:

@@ -51,7 +51,8 @@ class OperationWaitMixin:
         )
 
     def wait(
-        self, context: Any, operation_name: str, poll_interval: float, timeout: float | None, deferrable: bool
+        self, context: Any, operation_name: str, poll_interval: float | None, timeout: float | None,
+        deferrable: bool,
     ) -> Any:
         """Wait for the operation and finish; deferrable: look once, then hand over to the triggerer."""
         if deferrable:
@@ -63,7 +64,7 @@ class OperationWaitMixin:
             outcome = self.hook.wait_for_operation(operation_name, timeout=timeout, poll_interval=poll_interval)
         return self.finish(context, outcome)
 
-    def defer_until_done(self, operation_name: str, poll_interval: float, timeout: float | None) -> None:
+    def defer_until_done(self, operation_name: str, poll_interval: float | None, timeout: float | None) -> None:
         """Hand the wait to the triggerer; ``execute_complete`` runs when it is over."""
         end_time = None if timeout is None else time.time() + timeout
         self.defer(  # type: ignore[attr-defined]

@@ -36,7 +36,9 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
         return XComModel.deserialize_value(rows[0])
 
 
-@pytest.mark.parametrize("scenario", ["poke", "reschedule", "deferrable", "rest", "rest_deferrable"])
+@pytest.mark.parametrize(
+    "scenario", ["poke", "reschedule", "deferrable", "rest", "rest_deferrable", "adaptive_poke", "adaptive_deferrable"]
+)
 def test_sensor_pushes_the_decoded_issue_model(scenario: str, emulator_env: Emulator, airflow_db: str) -> None:
     dag_run = run_dag(f"ccai_test_sensor_{scenario}")
 

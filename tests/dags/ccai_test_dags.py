@@ -20,6 +20,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "poke": {"mode": "poke"},
     "reschedule": {"mode": "reschedule"},
     "deferrable": {"deferrable": True},
+    "adaptive_poke": {"mode": "poke", "poke_interval": None},
+    "adaptive_deferrable": {"deferrable": True, "poke_interval": None},
     "rest": {"mode": "poke", "transport": "rest"},
     "rest_deferrable": {"deferrable": True, "transport": "rest"},
     "timeout_poke": {"mode": "poke", "timeout": 1},
