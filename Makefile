@@ -27,7 +27,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m ccai_airflow.demo
+	$(BIN)/python -m ccai_airflow.demo --dags-folder dags --workdir .demo
 
 clean:
 	rm -rf $(VENV) .airflow .demo .mypy_cache .ruff_cache .pytest_cache *.egg-info
