@@ -1,0 +1,90 @@
+"""One DAG per (operator, case): every operator with waiting, without, deferrable, a failed
+operation, and a retry that must resume the first try's operation.
+
+A ``setup`` task prepares what the operator needs (an issue model in the right state), returns
+its name, and then arms the emulator for the case through its HTTP controls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.operators import (
+    ContactCenterInsightsBulkAnalyzeConversationsOperator,
+    ContactCenterInsightsCreateIssueModelOperator,
+    ContactCenterInsightsDeleteIssueModelOperator,
+    ContactCenterInsightsDeployIssueModelOperator,
+    ContactCenterInsightsExportInsightsDataOperator,
+    ContactCenterInsightsIngestConversationsOperator,
+    ContactCenterInsightsUndeployIssueModelOperator,
+)
+
+PROJECT = "test-project"
+PARENT = f"projects/{PROJECT}/locations/us-central1"
+MODEL = "{{ ti.xcom_pull(task_ids='setup') }}"
+
+# operator name -> (class, arguments, state of the model the setup task prepares)
+OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
+    "create": (ContactCenterInsightsCreateIssueModelOperator,
+               {"issue_model": {"display_name": "m-{{ ds_nodash }}"}}, None),
+    "deploy": (ContactCenterInsightsDeployIssueModelOperator, {"issue_model_id": MODEL}, "UNDEPLOYED"),
+    "undeploy": (ContactCenterInsightsUndeployIssueModelOperator, {"issue_model_id": MODEL}, "DEPLOYED"),
+    "delete": (ContactCenterInsightsDeleteIssueModelOperator, {"issue_model_id": MODEL}, "UNDEPLOYED"),
+    "bulk_analyze": (ContactCenterInsightsBulkAnalyzeConversationsOperator,
+                     {"filter": 'create_time > "{{ ds }}"', "analysis_percentage": 20}, None),
+    "ingest": (ContactCenterInsightsIngestConversationsOperator,
+               {"gcs_source": {"bucket_uri": "gs://b/{{ ds }}"}}, None),
+    "export": (ContactCenterInsightsExportInsightsDataOperator,
+               {"big_query_destination": {"dataset": "d", "table": "t_{{ ds_nodash }}"}}, None),
+}
+
+# case -> (operator arguments, emulator control to arm after setup)
+CASES: dict[str, tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]] = {
+    "wait": ({}, None),
+    "no_wait": ({"wait_for_completion": False}, None),
+    "deferrable": ({"deferrable": True}, None),
+    "failed": ({}, ("failNextOperations", {"n": 1, "code": "ABORTED", "message": "operation aborted"})),
+    "retry": ({"retries": 1, "retry_delay": timedelta(0)},
+              ("faults", {"rpc": "GetOperation", "code": "PERMISSION_DENIED", "count": 1})),
+}
+
+
+def _control(action: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{os.environ['CONTACT_CENTER_INSIGHTS_EMULATOR_REST']}/emulator/v1/{action}",
+        data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@task
+def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
+    """An issue model in ``state`` (or nothing), then arm the emulator; returns the model name."""
+    name = ""
+    if state is not None:
+        hook = ContactCenterInsightsHook()
+        created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "setup"}).name,
+                                          poll_interval=0.05)
+        name = created.response["name"]  # type: ignore[index]
+        if state == "DEPLOYED":
+            hook.wait_for_operation(hook.deploy_issue_model(name).name, poll_interval=0.05)
+    if arm is not None:
+        _control(*arm)
+    return name
+
+
+for _op, (_cls, _args, _state) in OPERATORS.items():
+    for _case, (_case_args, _arm) in CASES.items():
+        with DAG(dag_id=f"ccai_test_op_{_op}_{_case}", schedule=None, catchup=False,
+                 start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["ccai-test"]):
+            setup(_state, _arm) >> _cls(
+                task_id="operator", project_id=PROJECT, poll_interval=0.1, **_args, **_case_args
+            )
