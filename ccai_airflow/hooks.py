@@ -45,6 +45,7 @@ from ccai_airflow.operations import (
     outcome_of,
     outcome_of_error,
     parse_operation_name,
+    parse_parent,
     validate_seconds,
 )
 
@@ -222,7 +223,7 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         timeout: float | None = None, metadata: Sequence[tuple[str, str]] = (),
     ) -> list[operations_pb2.Operation]:
         """All operations under ``projects/{project}/locations/{location}``, every page."""
-        parse_operation_name(f"{parent}/operations/x")
+        parse_parent(parent)
         request = operations_pb2.ListOperationsRequest(name=parent, filter=filter or "")
         found: list[operations_pb2.Operation] = []
         while True:

@@ -89,6 +89,15 @@ def validate_seconds(arg: str, value: object, zero_ok: bool) -> float | None:
     return float(value)
 
 
+def parse_parent(value: object) -> str:
+    """Validate ``projects/{project}/locations/{location}``; raise naming the value otherwise."""
+    if isinstance(value, str):
+        match = _OPERATION_NAME_RE.match(f"{value}/operations/x")
+        if match is not None and value == f"projects/{match['project']}/locations/{match['location']}":
+            return value
+    raise ValueError(f"Invalid parent {value!r}: expected projects/{{project}}/locations/{{location}}.")
+
+
 # -- polling ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PollingPolicy:

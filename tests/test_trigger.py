@@ -162,3 +162,16 @@ async def test_invalid_name_makes_no_call(emulator_env: Emulator) -> None:
     with pytest.raises(InvalidOperationNameError):
         ContactCenterInsightsHook().get_operation("projects/p/locations/l/operations/")
     assert emulator_env.call_counts() == {}
+
+
+def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
+    names = {start_create() for _ in range(3)}
+    hook = ContactCenterInsightsHook()
+
+    running = {op.name for op in hook.list_operations(PARENT, filter="done=false")}
+    assert names <= running
+    hook.cancel_operation(sorted(names)[0])
+    done = {op.name for op in hook.list_operations(PARENT, filter="done=true")}
+    assert done == {sorted(names)[0]}
+    with pytest.raises(ValueError, match="Invalid parent 'projects/p'"):
+        hook.list_operations("projects/p")
