@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -368,8 +369,38 @@ def _rest_status_of(exc: BaseException) -> str | None:
     return status if isinstance(status, str) and status in code_pb2.Code.DESCRIPTOR.values_by_name else None
 
 
+def select_fields(outcome: Outcome, fields: Sequence[str]) -> Outcome:
+    """The outcome with its response cut down to ``fields`` (dotted camelCase paths; ``@type`` kept).
+
+    ``["name", "trainingStats.analyzedConversationsCount"]`` keeps those two values. A path the
+    response does not have is an error naming it and what the response has.
+    """
+    response = outcome.response or {}
+    selected: dict[str, Any] = {"@type": response["@type"]} if "@type" in response else {}
+    for path in fields:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"Invalid response field {path!r}: expected a dotted camelCase path such as 'name'.")
+        source: Any = response
+        target = selected
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(source, dict) or part not in source:
+                have = sorted(source) if isinstance(source, dict) else type(source).__name__
+                raise ValueError(
+                    f"Invalid response field {path!r}: {'.'.join(parts[:depth]) or 'the response'} has no "
+                    f"{part!r} (it has {have})."
+                )
+            source = source[part]
+            if depth < len(parts) - 1:
+                target = target.setdefault(part, {})
+            else:
+                target[part] = source
+    operation = {**(outcome.operation or {}), "response": selected}
+    return Outcome(outcome.status, outcome.operation_name, operation)
+
+
 # -- XCom --------------------------------------------------------------------------------------
-def xcom_values(outcome: Outcome) -> dict[str, Any]:
+def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
     """The XComs of a succeeded outcome besides ``return_value`` (the response).
 
     ``operation`` always; ``issue_model_name`` and ``training_stats`` when the response is an
@@ -378,6 +409,9 @@ def xcom_values(outcome: Outcome) -> dict[str, Any]:
     values: dict[str, Any] = {"operation": outcome.operation}
     response = outcome.response or {}
     if response.get("@type") == ISSUE_MODEL_TYPE:
-        values["issue_model_name"] = response.get("name")
-        values["training_stats"] = response.get("trainingStats", {})
+        # After select_fields these follow the selection: a field not selected is not pushed.
+        if not selected or "name" in response:
+            values["issue_model_name"] = response.get("name")
+        if not selected or "trainingStats" in response:
+            values["training_stats"] = response.get("trainingStats", {})
     return values

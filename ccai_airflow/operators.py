@@ -25,7 +25,11 @@ from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
 from ccai_airflow.operations import Status, validate_seconds
-from ccai_airflow.waiting import ContactCenterInsightsOperationRetryableError, OperationWaitMixin
+from ccai_airflow.waiting import (
+    DEFAULT_MAX_XCOM_BYTES,
+    ContactCenterInsightsOperationRetryableError,
+    OperationWaitMixin,
+)
 
 STATE_KEY = "ccai_operation_name"
 _LOCATION_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -66,6 +70,9 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     :param retry: retry policy of the start call (the library's default when not given).
     :param request_timeout: timeout in seconds of the start call.
     :param metadata: extra gRPC metadata of the start call.
+    :param cancel_on_kill: cancel the operation when the task is killed or its wait times out.
+    :param response_fields: push only these fields of the response (see the sensor).
+    :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     """
 
     method: ClassVar[str]
@@ -89,9 +96,13 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         retry: Any = DEFAULT,
         request_timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        cancel_on_kill: bool = False,
+        response_fields: Sequence[str] | None = None,
+        max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes)
         self.project_id = project_id
         self.location = location
         self.gcp_conn_id = gcp_conn_id

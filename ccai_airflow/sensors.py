@@ -17,7 +17,11 @@ from airflow.sdk.bases.sensor import PokeReturnValue
 
 from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
 from ccai_airflow.operations import DEFAULT_POLLING, log_progress, parse_operation_name, validate_seconds
-from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, OperationWaitMixin
+from ccai_airflow.waiting import (
+    DEFAULT_MAX_XCOM_BYTES,
+    ContactCenterInsightsOperationFailedError,
+    OperationWaitMixin,
+)
 
 __all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
 
@@ -37,6 +41,11 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param transport: ``grpc`` (default) or ``rest``.
     :param api_endpoint: optional endpoint override.
     :param deferrable: wait in the triggerer instead of a worker slot.
+    :param cancel_on_kill: cancel the operation when the task is killed or times out before it is
+        done (default False). Never on a reschedule or a triggerer restart.
+    :param response_fields: push only these fields of the response (dotted camelCase paths, e.g.
+        ``["name", "trainingStats.analyzedConversationsCount"]``); default: all of it.
+    :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     :param poke_interval: seconds between polls, in every mode (the trigger gets it as its
         ``poll_interval``). Not set: adaptive polling, about a tenth of the operation's age, from 2 s
         up to 10 min (``operations.DEFAULT_POLLING``).
@@ -54,6 +63,9 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         transport: str = "grpc",
         api_endpoint: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_kill: bool = False,
+        response_fields: Sequence[str] | None = None,
+        max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
         **kwargs: Any,
     ) -> None:
         # poke_interval set: a fixed cadence in every mode. Not set: the adaptive DEFAULT_POLLING.
@@ -69,10 +81,15 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
         self.deferrable = deferrable
+        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes)
         if "{{" not in str(operation_name):
             parse_operation_name(operation_name)
         if "{{" not in str(impersonation_chain):
             validate_impersonation_chain(impersonation_chain)
+
+    @property
+    def wait_timeout(self) -> float | None:  # type: ignore[override]
+        return float(self.timeout) if self.timeout is not None else None
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render, then validate: a bad name fails here, before any API call."""
@@ -83,6 +100,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:
         outcome = self.hook.poll(self.operation_name)
+        self._last_status = outcome.status
         if not outcome.done:
             log_progress(self.log, outcome)
             self._last_age = outcome.elapsed_seconds()
@@ -92,7 +110,8 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     # -- deferrable ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
-            return super().execute(context)
+            with self.cancel_if_abandoned(self.operation_name):
+                return super().execute(context)
         with self._soft_fail():
             return self.wait(context, self.operation_name, self.poll_interval, self.timeout, deferrable=True)
 

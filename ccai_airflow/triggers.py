@@ -41,6 +41,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     :param impersonation_chain: service account (or chain) to impersonate.
     :param transport: ``grpc`` or ``rest``.
     :param api_endpoint: optional endpoint override.
+    :param cancel_on_kill: cancel the operation when the deadline passes or a user kills the task
+        (never when the triggerer merely restarts).
     :param end_time: absolute deadline (Unix seconds). It is serialized as is, so a trigger rebuilt
         after a triggerer restart keeps the original deadline instead of starting a new one.
     """
@@ -55,6 +57,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         transport: str = "grpc",
         api_endpoint: str | None = None,
         end_time: float | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()
         self.operation_name = parse_operation_name(operation_name).name
@@ -66,6 +69,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int | float)):
             raise ValueError(f"Invalid end_time {end_time!r}: expected Unix seconds or None.")
         self.end_time = None if end_time is None else float(end_time)
+        if not isinstance(cancel_on_kill, bool):
+            raise ValueError(f"Invalid cancel_on_kill {cancel_on_kill!r}: expected True or False.")
+        self.cancel_on_kill = cancel_on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         chain = self.impersonation_chain
@@ -79,6 +85,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
                 "transport": self.transport,
                 "api_endpoint": self.api_endpoint,
                 "end_time": self.end_time,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
 
@@ -100,10 +107,29 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             log_progress(self.log, outcome)
             remaining = None if self.end_time is None else self.end_time - time.time()
             if remaining is not None and remaining <= 0:
+                if self.cancel_on_kill:
+                    await self._cancel(hook, "the deadline passed")
                 yield TriggerEvent(timeout_outcome(outcome, self.end_time).to_event())
                 return
             delay = policy.delay(outcome.elapsed_seconds() or time.time() - started)
             await asyncio.sleep(delay if remaining is None else min(delay, remaining))
+
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task (mark failed/success, clear): cancel if asked to.
+
+        Airflow calls this only for a user's action, never for a triggerer restart or a trigger
+        moved to another triggerer; ``cleanup()`` (every exit) does not cancel anything.
+        """
+        if self.cancel_on_kill:
+            await self._cancel(self._hook(), "the task was killed")
+
+    async def _cancel(self, hook: ContactCenterInsightsAsyncHook, why: str) -> None:
+        try:
+            await hook.cancel_operation(self.operation_name)
+            self.log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", self.operation_name, why)
+        except Exception as exc:  # best effort: the event (or the kill) must still go through
+            self.log.warning("Could not cancel operation %s: %s", self.operation_name, exc)
 
 
 def timeout_outcome(last: Outcome, end_time: float | None) -> Outcome:

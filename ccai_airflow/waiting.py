@@ -1,4 +1,5 @@
-"""What the sensor and the operators share: the hook, the deferral, and finishing an outcome.
+"""What the sensor and the operators share: the hook, the deadline, the deferral, cancellation,
+and finishing an outcome.
 
 One code path: whether a task waited by poking, by rescheduling or in the triggerer, and
 whether it is the sensor or an operator that started the operation, the result goes through
@@ -7,21 +8,34 @@ whether it is the sensor or an operator that started the operation, the result g
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
+from airflow.sdk.exceptions import AirflowRescheduleException
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operations import Outcome, Status, log_progress, xcom_values
+from ccai_airflow.operations import Outcome, Status, log_progress, select_fields, xcom_values
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
 # reports a clean "timeout" event.
 DEFERRAL_TIMEOUT_GRACE_S = 60.0
+# Where the start of the first try's wait is kept (task_state_store), so that a timeout is measured
+# from the first try across retries, reschedules and triggerer restarts.
+WAIT_STARTED_KEY = "ccai_wait_started_at"
+DEFAULT_MAX_XCOM_BYTES = 1024 * 1024
 
 
 class ContactCenterInsightsOperationFailedError(AirflowFailException):
@@ -33,15 +47,50 @@ class ContactCenterInsightsOperationRetryableError(AirflowException):
     """Raised by operators: a task retry starts the operation again, so Airflow's retries apply."""
 
 
+class ContactCenterInsightsXComTooLargeError(AirflowFailException):
+    """The decoded response is over ``max_xcom_bytes``: nothing was pushed, nothing truncated."""
+
+
 class OperationWaitMixin:
-    """Mixed into the sensor and the operators. Needs the attributes set by ``init_wait``."""
+    """Mixed into the sensor and the operators. Needs the attributes below set by their __init__."""
 
     gcp_conn_id: str
     impersonation_chain: str | Sequence[str] | None
     transport: str
     api_endpoint: str | None
+    cancel_on_kill: bool = False
+    response_fields: Sequence[str] | None = None
+    max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES
     failure_error: type[Exception] = ContactCenterInsightsOperationFailedError
+    execution_timeout: timedelta | None
     log: Any
+    wait_timeout: float | None = None
+    _waiting_on: str | None = None
+    _last_status: Status | None = None
+    _cancel_requested: bool = False
+
+    def init_wait_options(
+        self, cancel_on_kill: bool, response_fields: Sequence[str] | None, max_xcom_bytes: int | None
+    ) -> None:
+        """Validate and keep the options every waiter has."""
+        if not isinstance(cancel_on_kill, bool):
+            raise ValueError(f"Invalid cancel_on_kill {cancel_on_kill!r}: expected True or False.")
+        if response_fields is not None and (
+            isinstance(response_fields, str)
+            or not isinstance(response_fields, list | tuple)
+            or not all(isinstance(f, str) and f for f in response_fields)
+        ):
+            raise ValueError(
+                f"Invalid response_fields {response_fields!r}: expected a list of dotted field names such as "
+                "['name', 'trainingStats.analyzedConversationsCount']."
+            )
+        if max_xcom_bytes is not None and (
+            isinstance(max_xcom_bytes, bool) or not isinstance(max_xcom_bytes, int) or max_xcom_bytes <= 0
+        ):
+            raise ValueError(f"Invalid max_xcom_bytes {max_xcom_bytes!r}: expected a positive integer or None.")
+        self.cancel_on_kill = cancel_on_kill
+        self.response_fields = list(response_fields) if response_fields is not None else None
+        self.max_xcom_bytes = max_xcom_bytes
 
     @cached_property
     def hook(self) -> ContactCenterInsightsHook:
@@ -50,45 +99,130 @@ class OperationWaitMixin:
             transport=self.transport, api_endpoint=self.api_endpoint,
         )
 
+    # -- deadline ------------------------------------------------------------------------------
+    def end_time(self, context: Any, timeout: float | None) -> float | None:
+        """Absolute deadline: ``timeout`` from the first try's start, ``execution_timeout`` from this try's.
+
+        The first start is kept in ``task_state_store``, so retries and trigger restarts do not reset it.
+        """
+        now = time.time()
+        store = context.get("task_state_store")
+        started = store.get(WAIT_STARTED_KEY) if store is not None else None
+        if not isinstance(started, int | float):
+            started = now
+            if store is not None:
+                store.set(WAIT_STARTED_KEY, started)
+        ends = [] if timeout is None else [started + timeout]
+        if self.execution_timeout is not None:
+            ends.append(now + self.execution_timeout.total_seconds())
+        return min(ends) if ends else None
+
+    # -- waiting -------------------------------------------------------------------------------
     def wait(
         self, context: Any, operation_name: str, poll_interval: float | None, timeout: float | None,
         deferrable: bool,
     ) -> Any:
         """Wait for the operation and finish; deferrable: look once, then hand over to the triggerer."""
-        if deferrable:
-            outcome = self.hook.poll(operation_name)
-            if not outcome.done:
-                log_progress(self.log, outcome)
-                self.defer_until_done(operation_name, poll_interval, timeout)
-        else:
-            outcome = self.hook.wait_for_operation(operation_name, timeout=timeout, poll_interval=poll_interval)
-        return self.finish(context, outcome)
+        end_time = self.end_time(context, timeout)
+        with self.cancel_if_abandoned(operation_name):
+            if deferrable:
+                outcome = self.hook.poll(operation_name)
+                if not outcome.done:
+                    log_progress(self.log, outcome)
+                    self.log.info("Waiting for %s in the triggerer until end_time=%s.", operation_name, end_time)
+                    self.defer_until_done(operation_name, poll_interval, end_time)
+            else:
+                remaining = None if end_time is None else max(end_time - time.time(), 0.0)
+                outcome = self.hook.wait_for_operation(operation_name, timeout=remaining, poll_interval=poll_interval)
+            return self.finish(context, outcome)
 
-    def defer_until_done(self, operation_name: str, poll_interval: float | None, timeout: float | None) -> None:
+    def defer_until_done(self, operation_name: str, poll_interval: float | None, end_time: float | None) -> None:
         """Hand the wait to the triggerer; ``execute_complete`` runs when it is over."""
-        end_time = None if timeout is None else time.time() + timeout
         self.defer(  # type: ignore[attr-defined]
             trigger=ContactCenterInsightsOperationTrigger(
                 operation_name=operation_name, poll_interval=poll_interval, gcp_conn_id=self.gcp_conn_id,
                 impersonation_chain=self.impersonation_chain, transport=self.transport,
-                api_endpoint=self.api_endpoint, end_time=end_time,
+                api_endpoint=self.api_endpoint, end_time=end_time, cancel_on_kill=self.cancel_on_kill,
             ),
             method_name="execute_complete",
-            timeout=None if timeout is None else timedelta(seconds=timeout + DEFERRAL_TIMEOUT_GRACE_S),
+            timeout=None if end_time is None else timedelta(
+                seconds=max(end_time - time.time(), 0.0) + DEFERRAL_TIMEOUT_GRACE_S
+            ),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Finish after the trigger, exactly as a poke that found the operation done."""
         return self.finish(context, Outcome.from_event(event))
 
+    # -- cancellation --------------------------------------------------------------------------
+    @contextmanager
+    def cancel_if_abandoned(self, operation_name: str) -> Iterator[None]:
+        """With ``cancel_on_kill``: cancel the operation if the wait ends before it is done
+        (timeout, ``execution_timeout``, any other interruption).
+
+        Handing the wait over (deferral, reschedule) is not the end of it: no cancel then.
+        """
+        self._waiting_on = operation_name
+        try:
+            yield
+        except (TaskDeferred, AirflowRescheduleException):
+            raise
+        except BaseException as exc:
+            if self._last_status in (None, Status.RUNNING, Status.TIMEOUT):
+                self.cancel_if_asked(f"the wait ended with {type(exc).__name__}")
+            raise
+
+    def on_kill(self) -> None:
+        """The task was killed while waiting in a worker: cancel the operation if asked to."""
+        self.cancel_if_asked("the task was killed")
+
+    def cancel_if_asked(self, why: str) -> None:
+        name = self._waiting_on
+        if not self.cancel_on_kill or name is None or self._cancel_requested:
+            return
+        self._cancel_requested = True  # a timeout can also call on_kill: cancel once
+        try:
+            self.hook.cancel_operation(name)
+            self.log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", name, why)
+        except Exception as exc:  # cancelling is best effort: the original error must surface
+            self.log.warning("Could not cancel operation %s: %s", name, exc)
+
+    # -- finishing -----------------------------------------------------------------------------
     def finish(self, context: Any, outcome: Outcome) -> Any:
         """Push the XComs of a success and return the response; raise for anything else."""
+        self._last_status = outcome.status
         if outcome.status is Status.TIMEOUT:
-            raise AirflowSensorTimeout(f"Timed out waiting: {outcome.describe_failure()}")
+            raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
         if outcome.status is not Status.SUCCEEDED:
             raise self.failure_error(outcome.describe_failure())
+        if self.response_fields:
+            outcome = select_fields(outcome, self.response_fields)
+        values = {"return_value": outcome.response, **xcom_values(outcome, selected=bool(self.response_fields))}
+        self.check_xcom_size(outcome.operation_name, values)
         ti = context["ti"]
-        for key, value in xcom_values(outcome).items():
-            ti.xcom_push(key=key, value=value)
+        for key, value in values.items():
+            if key != "return_value":
+                ti.xcom_push(key=key, value=value)
         self.log.info("Operation %s succeeded.", outcome.operation_name)
         return outcome.response
+
+    def timeout_error(self, context: Any, message: str) -> BaseException:
+        """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""
+        store = context.get("task_state_store")
+        started = store.get(WAIT_STARTED_KEY) if store is not None else None
+        timeout = self.wait_timeout
+        if timeout is None or not isinstance(started, int | float) or time.time() >= started + timeout:
+            return AirflowSensorTimeout(message)
+        return AirflowTaskTimeout(f"{message} (execution_timeout={self.execution_timeout})")
+
+    def check_xcom_size(self, operation_name: str, values: dict[str, Any]) -> None:
+        if self.max_xcom_bytes is None:
+            return
+        size = len(json.dumps(values, separators=(",", ":")).encode())
+        if size > self.max_xcom_bytes:
+            raise ContactCenterInsightsXComTooLargeError(
+                f"The XComs of operation {operation_name} would take {size} bytes, over max_xcom_bytes="
+                f"{self.max_xcom_bytes}; nothing was pushed. Push only the fields you need with "
+                "response_fields=[...], e.g. ['name', 'state', 'trainingStats.analyzedConversationsCount'], "
+                "or raise max_xcom_bytes (None: no limit)."
+            )
