@@ -1,0 +1,96 @@
+"""Bad input is a clear error at construction (or render) time, naming the value and what was
+expected, before any API call: one table across the sensor, the trigger, the operators and the hooks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ccai_airflow.emulator import Emulator
+from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.operators import (
+    ContactCenterInsightsBulkAnalyzeConversationsOperator,
+    ContactCenterInsightsCreateIssueModelOperator,
+    ContactCenterInsightsDeployIssueModelOperator,
+)
+from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
+
+GOOD = "projects/test-project/locations/us-central1/operations/123"
+FORM = "projects/{project}/locations/{location}/operations/{operation_id}"
+
+
+def sensor(**kwargs: Any) -> Any:
+    return ContactCenterInsightsOperationSensor(task_id="wait", **{"operation_name": GOOD, **kwargs})
+
+
+def trigger(**kwargs: Any) -> Any:
+    return ContactCenterInsightsOperationTrigger(**{"operation_name": GOOD, **kwargs})
+
+
+def hook_call(name: Any) -> Callable[[], Any]:
+    return lambda: ContactCenterInsightsHook().get_operation(name)
+
+
+CASES: list[tuple[str, Callable[[], Any], str]] = [
+    ("None name", lambda: sensor(operation_name=None),
+     f"Invalid operation name None (NoneType): expected a string of the form {FORM}"),
+    ("int name", lambda: sensor(operation_name=42), "Invalid operation name 42 (int)"),
+    ("empty", lambda: sensor(operation_name=""), f"Invalid operation name '': expected {FORM}"),
+    ("whitespace", lambda: sensor(operation_name="   "), "Invalid operation name '   '"),
+    ("relative", lambda: sensor(operation_name="operations/123"), "Invalid operation name 'operations/123'"),
+    ("no location", lambda: sensor(operation_name="projects/p/operations/1"), "'projects/p/operations/1'"),
+    ("another service", lambda: sensor(operation_name="projects/p/locations/l/jobs/1"),
+     "'projects/p/locations/l/jobs/1'"),
+    ("another API's full URL", lambda: trigger(operation_name=f"https://dataproc.googleapis.com/v1/{GOOD}"),
+     "'https://dataproc.googleapis.com/v1/projects"),
+    ("dot-dot", lambda: sensor(operation_name="projects/p/locations/l/operations/.."), "operations/..'"),
+    ("dot-dot in the middle", lambda: trigger(operation_name="projects/p/locations/../operations/1"), "locations/../"),
+    ("query", lambda: sensor(operation_name=GOOD + "?alt=json"), "123?alt=json'"),
+    ("fragment", lambda: sensor(operation_name=GOOD + "#x"), "123#x'"),
+    ("custom verb", lambda: hook_call(GOOD + ":cancel")(), "123:cancel'"),
+    ("trailing slash", lambda: hook_call(GOOD + "/")(), "123/'"),
+    ("newline", lambda: hook_call(GOOD + "\n")(), "123\\n'"),
+    ("over-long", lambda: sensor(operation_name="projects/p/locations/l/operations/" + "9" * 600),
+     "(634 characters): expected at most 512"),
+    ("non-ASCII", lambda: sensor(operation_name="projects/p/locations/l/operations/opé"), "operations/opé'"),
+    ("upper-case project", lambda: trigger(operation_name="projects/P/locations/l/operations/1"), "'projects/P/"),
+    ("poke_interval 0", lambda: sensor(poke_interval=0), "Invalid poke_interval 0: expected a number of seconds > 0"),
+    ("poke_interval negative", lambda: sensor(poke_interval=-5), "Invalid poke_interval -5"),
+    ("poke_interval text", lambda: sensor(poke_interval="30"), "Invalid poke_interval '30'"),
+    ("poll_interval 0", lambda: trigger(poll_interval=0), "Invalid poll_interval 0"),
+    ("negative timeout", lambda: sensor(timeout=-1), "Invalid timeout -1: expected a number of seconds >= 0"),
+    ("unknown transport", lambda: sensor(transport="http"),
+     "Invalid transport 'http': expected one of ['grpc', 'rest']"),
+    ("unknown transport, trigger", lambda: trigger(transport="grpc+tls"), "Invalid transport 'grpc+tls'"),
+    ("impersonation not an e-mail", lambda: sensor(impersonation_chain="robot"),
+     "Invalid impersonation_chain entry 'robot': expected a service account e-mail"),
+    ("impersonation empty list", lambda: trigger(impersonation_chain=[]), "Invalid impersonation_chain []"),
+    ("impersonation with a blank", lambda: sensor(impersonation_chain=["a@p.iam.gserviceaccount.com", " "]),
+     "Invalid impersonation_chain entry ' '"),
+    ("end_time text", lambda: trigger(end_time="tomorrow"), "Invalid end_time 'tomorrow'"),
+    ("operator poll_interval", lambda: ContactCenterInsightsDeployIssueModelOperator(
+        task_id="d", issue_model_id="1", poll_interval=-1), "Invalid poll_interval -1"),
+    ("operator wait_timeout", lambda: ContactCenterInsightsCreateIssueModelOperator(
+        task_id="c", issue_model={}, wait_timeout=-3), "Invalid wait_timeout -3"),
+    ("operator transport", lambda: ContactCenterInsightsBulkAnalyzeConversationsOperator(
+        task_id="b", filter="x", transport="soap"), "Invalid transport 'soap'"),
+    ("hook transport", lambda: ContactCenterInsightsHook(transport="REST"), "Invalid transport 'REST'"),
+    ("list parent", lambda: ContactCenterInsightsHook().list_operations("projects/p"), "Invalid parent 'projects/p'"),
+]
+
+
+@pytest.mark.parametrize(("label", "make", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_call(
+    label: str, make: Callable[[], Any], message: str, emulator_env: Emulator
+) -> None:
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        make()
+    assert emulator_env.call_counts() == {}
+
+
+def test_the_table_is_big_enough() -> None:
+    assert len(CASES) >= 25
