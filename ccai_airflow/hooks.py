@@ -36,6 +36,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 from google.longrunning import operations_pb2
 
+from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND, RequestBudget, budget_for, parse_rate
 from ccai_airflow.operations import (
     Outcome,
     PollingPolicy,
@@ -133,7 +134,11 @@ class ContactCenterInsightsHook(GoogleBaseHook):
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account (or chain of them) to impersonate.
     :param transport: ``grpc`` (default) or ``rest``.
-    :param api_endpoint: a regional or private endpoint, e.g. ``us-central1-contactcenterinsights.googleapis.com``.
+    :param api_endpoint: a regional or private endpoint, e.g.
+        ``us-central1-contactcenterinsights.googleapis.com``.
+    :param requests_per_second: the project's polling budget (every ``get_operation`` attempt takes
+        a slot); default: the connection's ``requests_per_second`` extra, else 10 (a fifth of the
+        API's 3,000 requests/minute), and none against the emulator.
     """
 
     hook_name = "Google Cloud Contact Center Insights"
@@ -145,10 +150,12 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         *,
         transport: str = "grpc",
         api_endpoint: str | None = None,
+        requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
+        self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
         self.emulator = emulator_endpoint(self.transport)
         super().__init__(
             gcp_conn_id=gcp_conn_id, impersonation_chain=validate_impersonation_chain(impersonation_chain),
@@ -200,12 +207,25 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
     ) -> operations_pb2.Operation:
-        """``operations.get``; transient errors are retried with :func:`transient_retry`."""
-        parse_operation_name(name)
-        return self.get_conn().get_operation(
-            request={"name": name}, retry=retry or transient_retry(self._log_retry), timeout=timeout,
-            metadata=metadata,
-        )
+        """``operations.get``; transient errors are retried with :func:`transient_retry`.
+
+        Every attempt, retries included, first takes a slot of the project's request budget.
+        """
+        budget = self.request_budget(parse_operation_name(name).project)
+        client = self.get_conn()
+
+        def attempt() -> operations_pb2.Operation:
+            if budget is not None:
+                budget.wait()
+            return client.get_operation(request={"name": name}, retry=None, timeout=timeout, metadata=metadata)
+
+        return (retry or transient_retry(self._log_retry))(attempt)()  # type: ignore[no-any-return]
+
+    def request_budget(self, project: str) -> RequestBudget | None:
+        """The process-wide polling budget of ``project`` (None: unlimited)."""
+        rate = resolve_rate(self.requests_per_second, self._get_field("requests_per_second"), self.gcp_conn_id,
+                            self.emulator)
+        return None if rate is None else budget_for(project, rate)
 
     def cancel_operation(
         self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
@@ -312,6 +332,18 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
 
 
+def resolve_rate(explicit: float | None, extra: object, conn_id: str, emulator: str | None) -> float | None:
+    """The hook's argument, else the connection's extra, else the default (none for the emulator)."""
+    if explicit is not None:
+        return explicit
+    from_connection = parse_rate(extra, f"connection {conn_id!r}")
+    if from_connection is not None:
+        return from_connection
+    return None if emulator else DEFAULT_REQUESTS_PER_SECOND
+
+
+_RATES: dict[tuple[Any, ...], float | None] = {}
+
 # One async client (one channel) per event loop and per connection/impersonation/endpoint:
 # every trigger in a triggerer process that shares those shares the client.
 _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
@@ -334,15 +366,17 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         *,
         transport: str = "grpc",
         api_endpoint: str | None = None,
+        requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
         self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
         self.gcp_conn_id = gcp_conn_id
+        self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
         super().__init__(
             gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, transport=transport,
-            api_endpoint=api_endpoint, **kwargs,
+            api_endpoint=api_endpoint, requests_per_second=requests_per_second, **kwargs,
         )
 
     def _client_key(self) -> tuple[Any, ...]:
@@ -382,16 +416,33 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         )
 
     async def get_operation(self, name: str) -> operations_pb2.Operation:
-        """``operations.get``; transient errors are retried with :func:`transient_async_retry`."""
-        parse_operation_name(name)
+        """``operations.get``; transient errors are retried with :func:`transient_async_retry`.
+
+        Every attempt, retries included, first takes a slot of the project's request budget.
+        """
+        budget = await self.request_budget(parse_operation_name(name).project)
         client = await self.get_conn()
-        if self.transport == "rest":
-            return await asyncio.to_thread(
-                client.get_operation, request={"name": name}, retry=transient_retry(self._log_retry)
-            )
-        return await client.get_operation(  # type: ignore[no-any-return]
-            request={"name": name}, retry=transient_async_retry(self._log_retry)
-        )
+
+        async def attempt() -> operations_pb2.Operation:
+            if budget is not None:
+                await budget.await_slot()
+            if self.transport == "rest":
+                return await asyncio.to_thread(client.get_operation, request={"name": name}, retry=None)
+            return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
+
+        return await transient_async_retry(self._log_retry)(attempt)()  # type: ignore[no-any-return]
+
+    async def request_budget(self, project: str) -> RequestBudget | None:
+        """As the sync hook's; the connection extra is read once per process and connection."""
+        key = (self.gcp_conn_id, self.requests_per_second, emulator_endpoint(self.transport))
+        if key not in _RATES:
+            extra = None
+            if self.requests_per_second is None:
+                sync_hook = await self.get_sync_hook()
+                extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
+            _RATES[key] = resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, key[2])
+        rate = _RATES[key]
+        return None if rate is None else budget_for(project, rate)
 
     async def cancel_operation(self, name: str) -> None:
         parse_operation_name(name)

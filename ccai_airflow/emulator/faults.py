@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
+from itertools import takewhile
 
 import grpc
 from google.api_core import exceptions
@@ -36,6 +38,8 @@ class Faults:
         self._rng = random.Random(seed)
         self._rules: list[Fault] = []
         self._counts: Counter[str] = Counter()
+        self._times: dict[str, deque[float]] = {}
+        self._limits: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def inject(
@@ -64,6 +68,25 @@ class Faults:
         with self._lock:
             return dict(self._counts)
 
+    def call_times(self, rpc: str) -> list[float]:
+        """When the last calls to ``rpc`` arrived (time.monotonic), oldest first; at most 200,000."""
+        with self._lock:
+            return list(self._times.get(rpc, ()))
+
+    def set_quota(self, rpc: str, per_second: float | None) -> None:
+        """Answer RESOURCE_EXHAUSTED when ``rpc`` gets more than ``per_second`` calls in one second."""
+        if rpc != "*" and rpc not in RPC_NAMES:
+            raise exceptions.InvalidArgument(f"Invalid rpc {rpc!r}: expected '*' or one of {sorted(RPC_NAMES)}.")
+        if per_second is not None and (
+            isinstance(per_second, bool) or not isinstance(per_second, int | float) or not per_second > 0
+        ):
+            raise exceptions.InvalidArgument(f"Invalid per_second {per_second!r}: expected a number > 0 or None.")
+        with self._lock:
+            if per_second is None:
+                self._limits.pop(rpc, None)
+            else:
+                self._limits[rpc] = float(per_second)
+
     def on_call(self, rpc: str) -> tuple[float, exceptions.GoogleAPICallError | None]:
         """Count a call; return the latency to add and the error to answer with (or None).
 
@@ -72,6 +95,13 @@ class Faults:
         """
         with self._lock:
             self._counts[rpc] += 1
+            now = time.monotonic()
+            times = self._times.setdefault(rpc, deque(maxlen=200_000))
+            times.append(now)
+            limit = self._limits.get(rpc, self._limits.get("*"))
+            if limit is not None and sum(1 for _ in takewhile(lambda t: now - t < 1.0, reversed(times))) > limit:
+                status = grpc.StatusCode.RESOURCE_EXHAUSTED
+                return 0.0, exceptions.from_grpc_status(status, f"Quota exceeded: over {limit:g} {rpc} calls/s.")
             rules = [rule for rule in self._rules if rule.rpc in (rpc, "*") and rule.count != 0]
             draw = self._rng.random() if rules else 1.0
             latency = max((rule.latency_s for rule in rules), default=0.0)

@@ -91,6 +91,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("DELETE", "faults"): faults.clear,
             ("GET", "callCounts"): faults.call_counts,
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
+            ("POST", "quota"): lambda: faults.set_quota(**body),
         }
         handler = handlers.get((request.method, action))
         if handler is None:

@@ -84,6 +84,14 @@ class Emulator:
         """How many calls each RPC received, faulted ones included."""
         return self.faults.call_counts()
 
+    def call_times(self, rpc: str) -> list[float]:
+        """Arrival times (time.monotonic) of the last calls to ``rpc``."""
+        return self.faults.call_times(rpc)
+
+    def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
+        """Like the real API's quota: more than ``per_second`` calls in a second get RESOURCE_EXHAUSTED."""
+        self.faults.set_quota(rpc, per_second)
+
     def set_operation_seconds(self, seconds: float) -> None:
         self.backend.set_operation_seconds(seconds)
 
