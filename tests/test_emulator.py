@@ -864,3 +864,22 @@ def test_rest_unknown_enum_name_is_invalid_argument(emulator: Emulator) -> None:
     )
     assert http.status_code == 400
     assert http.json()["error"]["status"] == "INVALID_ARGUMENT" and "FAX" in http.json()["error"]["message"]
+
+
+def test_advance_clock_finishes_operations_at_their_due_time(emulator: Emulator) -> None:
+    emulator.set_operation_seconds(3 * 3600)
+    client = ci.ContactCenterInsightsClient(
+        transport=ContactCenterInsightsGrpcTransport(channel=grpc.insecure_channel(emulator.grpc_target))
+    )
+    name = client.create_issue_model(parent=PARENT, issue_model={"display_name": "long"}).operation.name
+    assert not client.get_operation(request={"name": name}).done
+
+    emulator.advance_clock(3 * 3600 + 1)
+    operation = client.get_operation(request={"name": name})
+
+    assert operation.done and operation.HasField("response")
+    metadata = ci.CreateIssueModelMetadata.deserialize(operation.metadata.value)
+    took = metadata.end_time - metadata.create_time
+    assert abs(took.total_seconds() - 3 * 3600) < 1.0
+    with pytest.raises(exceptions.InvalidArgument, match="Invalid seconds -1"):
+        emulator.advance_clock(-1)

@@ -76,6 +76,7 @@ class _Operation:
     proto: operations_pb2.Operation
     metadata: Message
     started: float
+    wall_started: float
     due: float
     finish: Callable[[], Message]
     rollback: Callable[[], None]
@@ -88,14 +89,29 @@ class Backend:
     """The state of one emulator: issue models and operations, guarded by one lock."""
 
     operation_seconds: float = 2.0
-    clock: Callable[[], float] = time.monotonic
-    wall: Callable[[], float] = time.time
+    _offset: float = 0.0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _operations: dict[str, _Operation] = field(default_factory=dict)
     _due: list[tuple[float, str]] = field(default_factory=list)
     _models: dict[str, Message] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _failures: list[_Failure] = field(default_factory=list)
+
+    # -- the clock ------------------------------------------------------------------------------
+    def clock(self) -> float:
+        """Monotonic emulator time: real time plus every ``advance_clock``."""
+        return time.monotonic() + self._offset
+
+    def wall(self) -> float:
+        """Wall-clock emulator time (for createTime, endTime)."""
+        return time.time() + self._offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Jump the emulator's time forward: operations due by then are done at their due time."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < 10**9:
+            raise exceptions.InvalidArgument(f"Invalid seconds {seconds!r}: expected a number >= 0.")
+        with self._lock:
+            self._offset += float(seconds)
 
     # -- controls -------------------------------------------------------------------------------
     def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
@@ -322,12 +338,13 @@ class Backend:
         op_id = str(next(self._ids) * 7919 + 1_000_000_000_000)
         proto = operations_pb2.Operation(name=f"{parent}/operations/{op_id}", done=False)
         metadata = getattr(types, metadata_type).pb()()
-        metadata.create_time.CopyFrom(_timestamp(self.wall()))
         metadata.request.CopyFrom(request)
         op = _Operation(
-            proto=proto, metadata=metadata, started=now, due=now + self.operation_seconds, finish=finish,
+            proto=proto, metadata=metadata, started=now, wall_started=self.wall(),
+            due=now + self.operation_seconds, finish=finish,
             rollback=rollback, fail_with=self._failures.pop(0) if self._failures else None, progress=progress,
         )
+        metadata.create_time.CopyFrom(_timestamp(op.wall_started))
         if progress is not None:
             progress(0.0, metadata)
         proto.metadata.Pack(metadata)
@@ -341,12 +358,13 @@ class Backend:
             _, name = heapq.heappop(self._due)
             op = self._operations.get(name)
             if op is not None and not op.proto.done:
-                self._complete(op, error=op.fail_with)
+                # Done at its due time, not at the first look after it.
+                self._complete(op, error=op.fail_with, at=op.wall_started + (op.due - op.started))
 
-    def _complete(self, op: _Operation, error: _Failure | None) -> None:
+    def _complete(self, op: _Operation, error: _Failure | None, at: float | None = None) -> None:
         if op.progress is not None and error is None:
             op.progress(1.0, op.metadata)
-        op.metadata.end_time.CopyFrom(_timestamp(self.wall()))
+        op.metadata.end_time.CopyFrom(_timestamp(self.wall() if at is None else at))
         op.proto.metadata.Pack(op.metadata)
         op.proto.done = True
         if error is None:

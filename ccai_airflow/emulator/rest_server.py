@@ -92,6 +92,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("GET", "callCounts"): faults.call_counts,
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
+            ("POST", "advanceClock"): lambda: backend.advance_clock(**body),
         }
         handler = handlers.get((request.method, action))
         if handler is None:
