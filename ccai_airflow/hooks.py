@@ -298,10 +298,16 @@ class ContactCenterInsightsHook(GoogleBaseHook):
     ) -> Any:
         return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
 
-    def poll(self, name: str) -> Outcome:
-        """One look at the operation, classified; the sensor's poke is this."""
+    def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
+        """One look at the operation, classified; the sensor's poke is this.
+
+        ``retry_timeout`` bounds the retries of transient errors (a caller's deadline).
+        """
+        retry = None
+        if retry_timeout is not None:
+            retry = transient_retry(self._log_retry).with_timeout(min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0)))
         try:
-            operation = self.get_operation(name)
+            operation = self.get_operation(name, retry=retry)
         except Exception as exc:
             return outcome_of_error(name, exc)
         return outcome_of(operation)
@@ -317,7 +323,7 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         while True:
-            outcome = self.poll(name)
+            outcome = self.poll(name, None if deadline is None else deadline - time.monotonic())
             if outcome.done:
                 return outcome
             log_progress(self.log, outcome)
@@ -415,7 +421,7 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
             client_options=sync_hook.get_client_options(self.api_endpoint),
         )
 
-    async def get_operation(self, name: str) -> operations_pb2.Operation:
+    async def get_operation(self, name: str, retry_timeout: float | None = None) -> operations_pb2.Operation:
         """``operations.get``; transient errors are retried with :func:`transient_async_retry`.
 
         Every attempt, retries included, first takes a slot of the project's request budget.
@@ -430,7 +436,10 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
                 return await asyncio.to_thread(client.get_operation, request={"name": name}, retry=None)
             return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
 
-        return await transient_async_retry(self._log_retry)(attempt)()  # type: ignore[no-any-return]
+        retry = transient_async_retry(self._log_retry)
+        if retry_timeout is not None:  # the caller's deadline bounds the retries too
+            retry = retry.with_timeout(min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0)))
+        return await retry(attempt)()  # type: ignore[no-any-return]
 
     async def request_budget(self, project: str) -> RequestBudget | None:
         """As the sync hook's; the connection extra is read once per process and connection."""
@@ -454,10 +463,10 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
             return
         await client.cancel_operation(request={"name": name}, retry=transient_async_retry(self._log_retry))
 
-    async def poll(self, name: str) -> Outcome:
+    async def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
         """One look at the operation, classified; the trigger's loop is this."""
         try:
-            operation = await self.get_operation(name)
+            operation = await self.get_operation(name, retry_timeout)
         except Exception as exc:
             return outcome_of_error(name, exc)
         return outcome_of(operation)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import requests
 from google.api_core import exceptions
+from google.auth import exceptions as auth_exceptions
 
 # Importing the types registers every Insights message in the default descriptor pool, which
 # is what json_format uses to resolve ``@type`` in Any fields.
@@ -344,6 +345,12 @@ def outcome_of_error(operation_name: str, exc: Exception) -> Outcome:
         return Outcome(Status.RUNNING, operation_name, None, error_code=_code_of(exc), error_message=str(exc))
     if isinstance(exc, exceptions.GoogleAPICallError):
         return Outcome(Status.ERROR, operation_name, None, error_code=_code_of(exc), error_message=exc.message)
+    if isinstance(exc, auth_exceptions.RefreshError | auth_exceptions.InvalidOperation) and not getattr(
+        exc, "retryable", False
+    ):
+        # A 401 whose credentials cannot be refreshed (a revoked key; the emulator's anonymous
+        # credentials over REST): google-auth raises instead of returning the UNAUTHENTICATED answer.
+        return Outcome(Status.ERROR, operation_name, None, error_code="UNAUTHENTICATED", error_message=str(exc))
     raise exc
 
 

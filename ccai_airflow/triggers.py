@@ -100,7 +100,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         policy = PollingPolicy.for_interval(self.poll_interval)
         started = time.time()
         while True:
-            outcome = await hook.poll(self.operation_name)
+            before = None if self.end_time is None else self.end_time - time.time()
+            outcome = await hook.poll(self.operation_name, retry_timeout=before)
             if outcome.done:
                 yield TriggerEvent(outcome.to_event())
                 return

@@ -16,6 +16,7 @@ Connection: `google_cloud_default` (its `project` extra is the project).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG
@@ -27,8 +28,19 @@ from ccai_airflow.operators import (
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 
 DAY_FILTER = (
-    'create_time >= "{{ data_interval_start.isoformat() }}" AND create_time < "{{ data_interval_end.isoformat() }}"'
+    'create_time >= "{{ window_start(dag_run).isoformat() }}" AND create_time < "{{ window_end(dag_run).isoformat() }}"'
 )
+
+
+def window_start(dag_run: Any) -> Any:
+    """The data interval's start; a manual run (no interval) looks back one day from when it ran."""
+    end = window_end(dag_run)
+    start = dag_run.data_interval_start
+    return end - timedelta(days=1) if start is None or start >= end else start
+
+
+def window_end(dag_run: Any) -> Any:
+    return dag_run.data_interval_end or dag_run.run_after
 
 with DAG(
     dag_id="ccai_bulk_analyze_and_export",
@@ -38,6 +50,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["ccai", "contact-center-insights", "bigquery"],
+    user_defined_macros={"window_start": window_start, "window_end": window_end},
     doc_md=__doc__,
     default_args={
         "retries": 2,
@@ -63,7 +76,10 @@ with DAG(
 
     export_insights = ContactCenterInsightsExportInsightsDataOperator(
         task_id="export_insights",
-        big_query_destination={"dataset": "ccai_insights", "table": "conversations_{{ ds_nodash }}"},
+        big_query_destination={
+            "dataset": "ccai_insights",
+            "table": "conversations_{{ window_start(dag_run) | ds_nodash }}",
+        },
         filter=DAY_FILTER,
         write_disposition="WRITE_TRUNCATE",
         deferrable=True,

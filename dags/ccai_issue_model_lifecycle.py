@@ -35,6 +35,18 @@ from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 
 LOCATION = "us-central1"
 
+
+def window_start(dag_run: Any) -> Any:
+    """The data interval's start; a manual run (no interval) looks back one week from when it ran."""
+    end = window_end(dag_run)
+    start = dag_run.data_interval_start
+    return end - timedelta(days=7) if start is None or start >= end else start
+
+
+def window_end(dag_run: Any) -> Any:
+    return dag_run.data_interval_end or dag_run.run_after
+
+
 with DAG(
     dag_id="ccai_issue_model_lifecycle",
     description="Train, gate, deploy and report a weekly Contact Center Insights issue model",
@@ -51,6 +63,7 @@ with DAG(
         "gcp_conn_id": "google_cloud_default",
         "location": LOCATION,
     },
+    user_defined_macros={"window_start": window_start, "window_end": window_end},
     params={
         "min_analyzed_conversations": Param(1000, type="integer", minimum=0),
         "min_issues_with_labels": Param(3, type="integer", minimum=1),
@@ -59,11 +72,11 @@ with DAG(
     create_issue_model = ContactCenterInsightsCreateIssueModelOperator(
         task_id="create_issue_model",
         issue_model={
-            "display_name": "weekly-topics-{{ data_interval_start | ds }}",
+            "display_name": "weekly-topics-{{ window_start(dag_run) | ds }}",
             "input_data_config": {
                 "medium": "CHAT",
-                "filter": 'start_time >= "{{ data_interval_start.isoformat() }}" '
-                'AND start_time < "{{ data_interval_end.isoformat() }}"',
+                "filter": 'start_time >= "{{ window_start(dag_run).isoformat() }}" '
+                'AND start_time < "{{ window_end(dag_run).isoformat() }}"',
             },
         },
         wait_for_completion=False,
