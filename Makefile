@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo venv clean
+.PHONY: test lint typecheck pytest demo e2e venv clean bench
 
 venv: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow dags tests
+	$(BIN)/ruff check ccai_airflow dags tests e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy ccai_airflow
@@ -29,5 +29,11 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/python -m ccai_airflow.demo --dags-folder dags --workdir .demo
 
+e2e: $(STAMP)
+	$(BIN)/python e2e/run_e2e.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
 clean:
-	rm -rf $(VENV) .airflow .demo .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .airflow .demo .e2e .mypy_cache .ruff_cache .pytest_cache *.egg-info

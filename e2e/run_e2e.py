@@ -1,0 +1,438 @@
+"""``make e2e``: the provider on a real Airflow deployment, with a triggerer killed mid-wait.
+
+PostgreSQL (from the OS packages, started on a private port), ``airflow db migrate``, then the API
+server, scheduler, DAG processor and triggerer with the LocalExecutor, all on loopback, and the
+emulator. It then:
+
+1. triggers ``ccai_issue_model_lifecycle`` with ``airflow dags test``'s big brother,
+   ``airflow dags trigger``; while the sensor is deferred it ``kill -9``s the triggerer and starts
+   a new one; the run must still succeed, the XComs read back through the REST API must match the
+   emulator's issue model, the model must have been created exactly once and nothing cancelled;
+2. runs 50 DAG runs of a sensor-only DAG at once and reports how many worker slots were busy while
+   they waited (deferrable sensors should hold none).
+
+Every process is stopped at the end by its own PID; logs stay under the work folder, and when a
+component does not come up the script fails with the tail of that component's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+LIFECYCLE = "ccai_issue_model_lifecycle"
+SENSOR_ONLY = "ccai_e2e_sensor_only"
+PROJECT = "e2e-project"
+PARENT = f"projects/{PROJECT}/locations/us-central1"
+
+
+class E2EError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 1.0,
+              log: Path | None = None) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with the log's tail otherwise."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # the component may not be up yet
+            last_error = exc
+        time.sleep(every)
+    tail = ""
+    if log is not None and log.exists():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+    raise E2EError(f"Timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})\n{tail}")
+
+
+class Stack:
+    """The processes of the deployment, each with its own log, all stopped by PID at the end."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.env = env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def start(self, name: str, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        out = self.log(name).open("ab")
+        proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, **kwargs)
+        self.procs[name] = proc
+        print(f"  started {name} (pid {proc.pid}); log {self.log(name)}", flush=True)
+        return proc
+
+    def check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            tail = "\n".join(self.log(name).read_text(errors="replace").splitlines()[-40:])
+            raise E2EError(f"{name} exited with code {proc.returncode}:\n{tail}")
+
+    def kill9(self, name: str) -> int:
+        proc = self.procs.pop(name)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        return proc.pid
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)  # the process and its children (task runners)
+        for name, proc in reversed(list(self.procs.items())):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            print(f"  stopped {name} (pid {proc.pid}, exit {proc.returncode})", flush=True)
+        self.procs.clear()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+def postgres_bin() -> Path:
+    """The folder of initdb/pg_ctl, installing Debian's postgresql when it is missing."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not candidates:
+        print("  PostgreSQL not found: installing it from the OS packages", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not candidates:
+        raise E2EError("PostgreSQL could not be found or installed (no pg_ctl)")
+    return candidates[-1].parent
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the 'postgres' user then."""
+    if os.geteuid() != 0:
+        return args
+    if subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
+    return ["runuser", "-u", "postgres", "--", *args]
+
+
+def start_postgres(workdir: Path, port: int) -> tuple[Path, int]:
+    """Initialise and start a private cluster; return its data folder and postmaster PID."""
+    bindir = postgres_bin()
+    data, sockets = workdir / "pgdata", workdir / "pgsock"
+    shutil.rmtree(data, ignore_errors=True)
+    sockets.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # the 'postgres' user must be able to write the cluster and its socket
+        for path in (workdir, sockets, workdir / "logs"):
+            os.chmod(path, 0o777)
+    log = workdir / "logs" / "postgres.log"
+    subprocess.run(as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                "-E", "UTF8"]), check=True, stdout=subprocess.DEVNULL)
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    result = subprocess.run(as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log),
+                                         "-w", "-t", "60", "start"]), check=False)
+    if result.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise E2EError(f"PostgreSQL did not start:\n{tail}")
+    return data, int((data / "postmaster.pid").read_text().split()[0])
+
+
+def create_database(port: int) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE airflow")
+    finally:
+        connection.close()
+
+
+def stop_postgres(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"  stopped postgres (pid {pid})", flush=True)
+            return
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+
+
+# -- the REST API -------------------------------------------------------------------------------
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def login(self) -> bool:
+        answer = self.session.get(f"{self.base}/auth/token", timeout=10)
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        return True
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = self.session.get(f"{self.base}/api/v2{path}", params=params, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        answer = self.session.post(f"{self.base}/api/v2{path}", json=body, timeout=30)
+        if answer.status_code >= 400:
+            raise E2EError(f"POST {path}: {answer.status_code} {answer.text}")
+        return answer.json()
+
+    def ti_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")  # type: ignore[no-any-return]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+        entry = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        value = entry["value"]
+        if isinstance(value, str):  # JSON for structured values, the plain text for a string
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+
+def emulator_control(rest_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    if body is None:
+        return requests.get(f"{rest_url}/emulator/v1/{path}", timeout=10).json()
+    return requests.post(f"{rest_url}/emulator/v1/{path}", json=body, timeout=10).json()
+
+
+# -- the checks ---------------------------------------------------------------------------------
+def check_lifecycle_with_triggerer_kill(
+    stack: Stack, api: Api, emu: dict[str, str], airflow: list[str]
+) -> dict[str, Any]:
+    print("\n[1] ccai_issue_model_lifecycle, with the triggerer killed while the sensor is deferred", flush=True)
+    before = emulator_control(emu["rest_url"], "callCounts")
+    trigger = subprocess.run([*airflow, "dags", "trigger", LIFECYCLE, "-o", "json"], env=stack.env,
+                             capture_output=True, text=True, check=False)
+    if trigger.returncode != 0:
+        raise E2EError(f"airflow dags trigger failed:\n{trigger.stdout}\n{trigger.stderr}")
+    run_id = json.loads(trigger.stdout.strip().splitlines()[-1])[0]["dag_run_id"]
+    print(f"  triggered run {run_id}", flush=True)
+
+    wait_for("wait_for_training to be deferred",
+             lambda: api.ti_state(LIFECYCLE, run_id, "wait_for_training") == "deferred",
+             timeout=240, log=stack.log("scheduler"))
+    time.sleep(3)  # let the triggerer pick the trigger up
+    pid = stack.kill9("triggerer")
+    print(f"  kill -9 triggerer (pid {pid}) while the sensor is deferred", flush=True)
+    stack.start("triggerer-2", [*airflow, "triggerer"])
+
+    state = wait_for(f"run {run_id} to finish",
+                     lambda: (s := api.run_state(LIFECYCLE, run_id)) in ("success", "failed") and s,
+                     timeout=420, every=2, log=stack.log("triggerer-2"))
+    if state != "success":
+        tasks = api.get(f"/dags/{LIFECYCLE}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        raise E2EError(f"run {run_id} ended {state}: {[(t['task_id'], t['state']) for t in tasks]}")
+
+    name = api.xcom(LIFECYCLE, run_id, "wait_for_training", "issue_model_name")
+    stats = api.xcom(LIFECYCLE, run_id, "wait_for_training", "training_stats")
+    response = api.xcom(LIFECYCLE, run_id, "wait_for_training", "return_value")
+    from google.protobuf import json_format
+
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+
+    model = json_format.MessageToDict(ContactCenterInsightsHook().get_issue_model(name)._pb)
+    problems = []
+    if stats != model["trainingStats"]:
+        problems.append(f"training_stats {stats} != {model['trainingStats']}")
+    if response.get("name") != model["name"] or response.get("trainingStats") != model["trainingStats"]:
+        problems.append(f"return_value {response} does not match {model}")
+    if model["state"] != "DEPLOYED":
+        problems.append(f"model state {model['state']}, expected DEPLOYED")
+    after = emulator_control(emu["rest_url"], "callCounts")
+    created = after.get("CreateIssueModel", 0) - before.get("CreateIssueModel", 0)
+    cancelled = after.get("CancelOperation", 0) - before.get("CancelOperation", 0)
+    if created != 1:
+        problems.append(f"CreateIssueModel called {created} times, expected once")
+    if cancelled != 0:
+        problems.append(f"CancelOperation called {cancelled} times, expected never")
+    if problems:
+        raise E2EError("; ".join(problems))
+    print(f"  success: model {name} DEPLOYED, XComs match GetIssueModel, created once, never cancelled", flush=True)
+    return {"run_id": run_id, "issue_model_name": name, "create_calls": created, "cancel_calls": cancelled}
+
+
+def check_many_deferred_sensors(stack: Stack, api: Api, emu: dict[str, str], runs: int) -> dict[str, Any]:
+    print(f"\n[2] {runs} concurrent runs of {SENSOR_ONLY} (deferrable)", flush=True)
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+
+    # Long enough for all runs to start and defer first. A trigger that fires right after its task
+    # deferred can meet an Airflow scheduler race (a stale executor "success" from the defer-exit
+    # fails the resumed task: apache/airflow#66374, #67287, #72716), which is not what this measures.
+    emulator_control(emu["rest_url"], "operationSeconds", {"seconds": 240})
+    hook = ContactCenterInsightsHook()
+    names = [hook.create_issue_model(PARENT, {"display_name": f"e2e-{i}"}).name for i in range(runs)]
+    started = time.monotonic()
+    run_ids = [api.post(f"/dags/{SENSOR_ONLY}/dagRuns", {"logical_date": None, "conf": {"operation_name": n}})[
+        "dag_run_id"] for n in names]
+    busy_max, deferred_max, samples = 0, 0, 0
+    while True:
+        tis = api.get(f"/dags/{SENSOR_ONLY}/dagRuns/~/taskInstances", limit=500)["task_instances"]
+        ours = [t for t in tis if t["dag_run_id"] in run_ids]
+        states = [t["state"] for t in ours]
+        deferred = states.count("deferred")
+        busy = states.count("running")
+        if deferred:
+            samples += 1
+            busy_max = max(busy_max, busy) if deferred == runs else busy_max
+            deferred_max = max(deferred_max, deferred)
+        if len(ours) == runs and all(s in ("success", "failed", "skipped", "upstream_failed") for s in states):
+            break
+        if time.monotonic() - started > 900:
+            raise E2EError(f"{SENSOR_ONLY} runs not finished after 900 s: {states}")
+        time.sleep(1)
+    finals = {api.run_state(SENSOR_ONLY, r) for r in run_ids}
+    if finals != {"success"}:
+        raise E2EError(f"{SENSOR_ONLY} runs ended {finals}")
+    result = {"runs": runs, "all_succeeded": True, "max_deferred_at_once": deferred_max,
+              "worker_slots_busy_while_all_deferred": busy_max, "seconds": round(time.monotonic() - started, 1)}
+    print(f"  all {runs} succeeded in {result['seconds']} s; up to {deferred_max} deferred at once, "
+          f"{busy_max} worker slots busy while all were deferred", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make e2e", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", default=str(REPO / ".e2e"), help="logs and state (default .e2e/)")
+    parser.add_argument("--runs", type=int, default=50, help="concurrent sensor-only runs (default 50)")
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir).resolve()
+    shutil.rmtree(workdir, ignore_errors=True)
+    (workdir / "logs").mkdir(parents=True)
+    dags = workdir / "dags"
+    dags.mkdir()
+    for source in [*(REPO / "dags").glob("*.py"), *(REPO / "e2e" / "dags").glob("*.py")]:
+        shutil.copy(source, dags / source.name)
+
+    pg_port, api_port = free_port(), free_port()
+    home = workdir / "airflow"
+    home.mkdir()
+    airflow = [sys.executable, "-m", "airflow"]
+    pg_pid = None
+    stack: Stack | None = None
+    print(f"Work folder: {workdir}", flush=True)
+    try:
+        _, pg_pid = start_postgres(workdir, pg_port)
+        print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
+        create_database(pg_port)
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "16",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # Only the runs this script triggers: no scheduled run of the example DAGs beside them.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
+                {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT}}),
+        }
+        stack = Stack(workdir, env)
+        emulator = stack.start("emulator", [sys.executable, "-u", "-m", "ccai_airflow.emulator",
+                                            "--operation-seconds", "40"])
+        emu = wait_for("the emulator's ready line", lambda: _ready_line(stack.log("emulator")), 30,
+                       every=0.2, log=stack.log("emulator"))
+        env["CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"] = emu["grpc_target"]
+        env["CONTACT_CENTER_INSIGHTS_EMULATOR_REST"] = emu["rest_url"]
+        os.environ.update({k: env[k] for k in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST",
+                                                "CONTACT_CENTER_INSIGHTS_EMULATOR_REST")})
+        print(f"  emulator (pid {emulator.pid}): {emu}", flush=True)
+
+        migrate = subprocess.run([*airflow, "db", "migrate"], env=env, stdout=stack.log("db-migrate").open("ab"),
+                                 stderr=subprocess.STDOUT, check=False)
+        if migrate.returncode != 0:
+            tail = "\n".join(stack.log("db-migrate").read_text(errors="replace").splitlines()[-30:])
+            raise E2EError(f"airflow db migrate failed; see {stack.log('db-migrate')}:\n{tail}")
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            stack.start(name, [*airflow, name])
+        api = Api(f"http://127.0.0.1:{api_port}")
+        wait_for("the API server", api.login, 120, log=stack.log("api-server"))
+        for name in ("scheduler", "dag-processor", "triggerer"):
+            stack.check_alive(name)
+        wait_for("the DAGs to be parsed",
+                 lambda: {d["dag_id"] for d in api.get("/dags", limit=100)["dags"]} >= {LIFECYCLE, SENSOR_ONLY},
+                 120, every=2, log=stack.log("dag-processor"))
+
+        results = {
+            "lifecycle": check_lifecycle_with_triggerer_kill(stack, api, emu, airflow),
+            "sensor_only": check_many_deferred_sensors(stack, api, emu, args.runs),
+        }
+        (workdir / "results.json").write_text(json.dumps(results, indent=2))
+        print(f"\nE2E passed. Results: {workdir / 'results.json'}; logs: {stack.logs}", flush=True)
+        return 0
+    except E2EError as exc:
+        print(f"\nE2E FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("\nStopping everything:", flush=True)
+        if stack is not None:
+            stack.stop_all()
+        if pg_pid is not None:
+            stop_postgres(pg_pid)
+
+
+def _ready_line(log: Path) -> dict[str, str] | None:
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and "grpc_target" in line:
+            return json.loads(line)  # type: ignore[no-any-return]
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
