@@ -97,23 +97,45 @@ class Stack:
             raise E2EError(f"{name} exited with code {proc.returncode}:\n{tail}")
 
     def kill9(self, name: str) -> int:
+        """SIGKILL the process and its descendants (the triggerer's runner too), as a lost machine would."""
+        import psutil
+
         proc = self.procs.pop(name)
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         return proc.pid
 
     def stop_all(self) -> None:
+        """SIGTERM each process and every descendant (task runners, serve-logs) by PID, then SIGKILL."""
+        import psutil
+
+        descendants: list[psutil.Process] = []
         for proc in reversed(list(self.procs.values())):
+            with contextlib.suppress(psutil.Error):
+                descendants.extend(psutil.Process(proc.pid).children(recursive=True))
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)  # the process and its children (task runners)
+                    os.kill(proc.pid, signal.SIGTERM)
         for name, proc in reversed(list(self.procs.items())):
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait(timeout=10)
             print(f"  stopped {name} (pid {proc.pid}, exit {proc.returncode})", flush=True)
+        for child in descendants:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(descendants, timeout=10)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        if descendants:
+            print(f"  stopped {len(descendants)} child processes ({len(alive)} needed SIGKILL)", flush=True)
         self.procs.clear()
 
 
