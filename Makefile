@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow dags tests e2e
+	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy ccai_airflow

@@ -1,0 +1,1 @@
+"""Benchmarks of ccai-airflow: ``make bench`` runs :mod:`benchmarks.run`."""

@@ -1,0 +1,139 @@
+"""Part 1: one trigger poll cycle (our async hook + outcome) against a bare async client call.
+
+Run by ``run.py`` in its own process with ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` set. The arms are
+interleaved (A B C D, then D C B A, in alternate rounds) on one event loop against the same operation, so
+that noise on this shared 2-core machine hits them alike; ratios are of the medians. The third and fourth
+arms are the what-if of the proposed hook change (``benchmarks/proposed.py``, with and without its memo of
+unchanged running operations), not the code as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import sys
+import time
+import timeit
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from google.cloud.contact_center_insights_v1 import ContactCenterInsightsAsyncClient, ContactCenterInsightsClient
+from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import (
+    ContactCenterInsightsGrpcAsyncIOTransport,
+    ContactCenterInsightsGrpcTransport,
+)
+
+from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model, median
+from benchmarks.proposed import ProposedAsyncHook
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
+from ccai_airflow.operations import Status, outcome_of, parse_operation_name
+
+Call = Callable[[], Awaitable[Any]]
+
+
+async def interleaved(calls: Mapping[str, Call], rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Each round calls every arm once, in the listed order on even rounds and reversed on odd ones."""
+    labels = list(calls)
+    for _ in range(warmup):
+        for label in labels:
+            await calls[label]()
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    clock = time.perf_counter
+    gc.collect()
+    for index in range(rounds):
+        for label in labels if index % 2 == 0 else labels[::-1]:
+            call = calls[label]
+            start = clock()
+            await call()
+            times[label].append(clock() - start)
+    return times
+
+
+async def measure(name: str, rounds: int, warmup: int, target: str) -> dict[str, Any]:
+    hook = ContactCenterInsightsAsyncHook()
+    proposed = ProposedAsyncHook()
+    proposed_no_memo = ProposedAsyncHook(memo=False)
+    bare = ContactCenterInsightsAsyncClient(
+        transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(target))
+    )
+
+    async def ours() -> Any:
+        return await hook.poll(name)
+
+    async def baseline() -> Any:
+        return await bare.get_operation(request={"name": name})
+
+    async def what_if() -> Any:
+        return await proposed.poll(name)
+
+    async def what_if_no_memo() -> Any:
+        return await proposed_no_memo.poll(name)
+
+    arms = {"ours": ours, "bare": baseline, "proposed": what_if, "proposed_no_memo": what_if_no_memo}
+    times = await interleaved(arms, rounds, warmup)
+    outcome = await hook.poll(name)
+    if (await proposed.poll(name)).to_event() != outcome.to_event():
+        raise AssertionError("the proposed hook's outcome differs from the hook's")
+    await bare.transport.close()
+    ours_s, bare_s, proposed_s, no_memo_s = (
+        median(times[label]) for label in ("ours", "bare", "proposed", "proposed_no_memo")
+    )
+    return {
+        "status": outcome.status.value,
+        "ours_median_us": ours_s * 1e6,
+        "bare_median_us": bare_s * 1e6,
+        "ratio": ours_s / bare_s,
+        "proposed_median_us": proposed_s * 1e6,
+        "proposed_ratio": proposed_s / bare_s,
+        "proposed_no_memo_median_us": no_memo_s * 1e6,
+        "proposed_no_memo_ratio": no_memo_s / bare_s,
+        "rounds": rounds,
+        "outcome": outcome,
+    }
+
+
+def in_process_costs(operation: Any) -> dict[str, float]:
+    """What our poll adds on top of the RPC, per call, without any network (microseconds)."""
+    n = 3000
+    name = operation.name
+    return {
+        "outcome_of_us": timeit.timeit(lambda: outcome_of(operation), number=n) / n * 1e6,
+        "parse_operation_name_us": timeit.timeit(lambda: parse_operation_name(name), number=n) / n * 1e6,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rest-url", required=True)
+    args = parser.parse_args(argv)
+    target = os.environ[EMULATOR_HOST_ENV]
+
+    channel = grpc.insecure_channel(target)
+    sync = ContactCenterInsightsClient(transport=ContactCenterInsightsGrpcTransport(channel=channel))
+    model = issue_model("bench-poll")
+    http_json(f"{args.rest_url}/emulator/v1/operationSeconds", {"seconds": 10**8})
+    running = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
+    http_json(f"{args.rest_url}/emulator/v1/operationSeconds", {"seconds": 0})
+    done = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
+
+    results: dict[str, Any] = {}
+    for label, name, expected in (("running", running, Status.RUNNING), ("done", done, Status.SUCCEEDED)):
+        result = asyncio.run(measure(name, args.rounds, args.warmup, target))
+        outcome = result.pop("outcome")
+        if outcome.status is not expected:
+            raise SystemExit(f"expected a {expected.value} operation, got {outcome.status.value}")
+        result["response_bytes"] = sync.get_operation(request={"name": name}).ByteSize()
+        result.update(in_process_costs(sync.get_operation(request={"name": name})))
+        results[label] = result
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
