@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import math
 import time
@@ -707,6 +708,21 @@ def test_http_faults_counts_and_clear(emulator: Emulator, client: Client) -> Non
     assert requests.delete(f"{url}/faults", timeout=10).status_code == 200
     assert client.get_operation(request={"name": name}, retry=None).name == name
     assert requests.get(f"{url}/callCounts", timeout=10).json()["GetOperation"] == 3
+
+
+def test_http_call_times_and_peak_in_flight(emulator: Emulator, grpc_client: Client) -> None:
+    url = f"{emulator.rest_url}/emulator/v1"
+    name = start_create(grpc_client)
+    emulator.inject_fault("GetOperation", code="OK", latency_s=0.3)
+    before = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: grpc_client.get_operation(request={"name": name}), range(3)))
+    times = requests.get(f"{url}/callTimes", params={"rpc": "GetOperation"}, timeout=10).json()
+    assert len(times) == 3 and all(before <= t <= time.monotonic() for t in times)  # one monotonic clock (Linux)
+    assert requests.get(f"{url}/peakInFlight", timeout=10).json() == {"CreateIssueModel": 1, "GetOperation": 3}
+    assert emulator.peak_in_flight("GetOperation") == 3
+    bad = requests.get(f"{url}/callTimes", params={"rpc": "Nope"}, timeout=10)
+    assert bad.status_code == 400 and "'Nope'" in bad.json()["error"]["message"]
 
 
 def test_http_operation_seconds(emulator: Emulator, grpc_client: Client) -> None:

@@ -18,14 +18,17 @@ log = logging.getLogger(__name__)
 async def dispatch(backend: Backend, faults: Faults, rpc: Rpc, request: Message) -> Message:
     """Answer ``request`` for ``rpc``; raise a ``GoogleAPICallError`` for any error status."""
     latency, fault = faults.on_call(rpc.name)
-    if latency:
-        await asyncio.sleep(latency)
-    if fault is not None:
-        raise fault
     try:
-        return getattr(backend, rpc.handler)(request)  # type: ignore[no-any-return]
-    except exceptions.GoogleAPICallError:
-        raise
-    except Exception as exc:  # a bug in the emulator must still answer, not hang the client
-        log.exception("Emulator handler %s failed", rpc.name)
-        raise exceptions.InternalServerError(f"Emulator error in {rpc.name}: {type(exc).__name__}") from exc
+        if latency:
+            await asyncio.sleep(latency)
+        if fault is not None:
+            raise fault
+        try:
+            return getattr(backend, rpc.handler)(request)  # type: ignore[no-any-return]
+        except exceptions.GoogleAPICallError:
+            raise
+        except Exception as exc:  # a bug in the emulator must still answer, not hang the client
+            log.exception("Emulator handler %s failed", rpc.name)
+            raise exceptions.InternalServerError(f"Emulator error in {rpc.name}: {type(exc).__name__}") from exc
+    finally:
+        faults.finish(rpc.name)

@@ -40,6 +40,8 @@ class Faults:
         self._counts: Counter[str] = Counter()
         self._times: dict[str, deque[float]] = {}
         self._limits: dict[str, float] = {}
+        self._in_flight: Counter[str] = Counter()
+        self._peak_in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def inject(
@@ -70,8 +72,20 @@ class Faults:
 
     def call_times(self, rpc: str) -> list[float]:
         """When the last calls to ``rpc`` arrived (time.monotonic), oldest first; at most 200,000."""
+        if rpc not in RPC_NAMES:
+            raise exceptions.InvalidArgument(f"Invalid rpc {rpc!r}: expected one of {sorted(RPC_NAMES)}.")
         with self._lock:
             return list(self._times.get(rpc, ()))
+
+    def peak_in_flight(self) -> dict[str, int]:
+        """The most calls to each RPC that were being answered at one time (since the start)."""
+        with self._lock:
+            return dict(self._peak_in_flight)
+
+    def finish(self, rpc: str) -> None:
+        """A call counted by :meth:`on_call` was answered (or failed)."""
+        with self._lock:
+            self._in_flight[rpc] -= 1
 
     def set_quota(self, rpc: str, per_second: float | None) -> None:
         """Answer RESOURCE_EXHAUSTED when ``rpc`` gets more than ``per_second`` calls in one second."""
@@ -91,10 +105,12 @@ class Faults:
         """Count a call; return the latency to add and the error to answer with (or None).
 
         Rules for the same RPC share one draw: with 30% UNAVAILABLE and 10% RESOURCE_EXHAUSTED,
-        40% of calls fail. A rule with code OK only adds latency.
+        40% of calls fail. A rule with code OK only adds latency. Every call must end with :meth:`finish`.
         """
         with self._lock:
             self._counts[rpc] += 1
+            self._in_flight[rpc] += 1
+            self._peak_in_flight[rpc] = max(self._peak_in_flight[rpc], self._in_flight[rpc])
             now = time.monotonic()
             times = self._times.setdefault(rpc, deque(maxlen=200_000))
             times.append(now)

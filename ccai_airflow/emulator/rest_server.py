@@ -90,6 +90,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "faults"): lambda: faults.inject(**body).__dict__,
             ("DELETE", "faults"): faults.clear,
             ("GET", "callCounts"): faults.call_counts,
+            ("GET", "callTimes"): lambda: faults.call_times(request.query.get("rpc", "GetOperation")),
+            ("GET", "peakInFlight"): faults.peak_in_flight,
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),

@@ -88,6 +88,10 @@ class Emulator:
         """Arrival times (time.monotonic) of the last calls to ``rpc``."""
         return self.faults.call_times(rpc)
 
+    def peak_in_flight(self, rpc: str) -> int:
+        """The most calls to ``rpc`` the emulator was answering at one time."""
+        return self.faults.peak_in_flight().get(rpc, 0)
+
     def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
         """Like the real API's quota: more than ``per_second`` calls in a second get RESOURCE_EXHAUSTED."""
         self.faults.set_quota(rpc, per_second)
