@@ -71,16 +71,46 @@ def test_sync_pokes_share_the_budget(emulator_env: Emulator) -> None:
     assert times[-1] - times[0] >= 9 * 1.05 / 5 - 0.05
 
 
-def test_budget_spaces_calls_evenly() -> None:
-    budget = RequestBudget(50)
-    stamps = []
-    for _ in range(20):
-        budget.wait()
-        stamps.append(time.monotonic())
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert min(gaps) >= 1.05 / 50 - 0.002
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_budget_reserves_evenly_spaced_slots() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(50, clock=clock)
+    delays = [budget._reserve() for _ in range(20)]  # 20 callers at the same instant
+    assert delays[0] == 0.0
+    assert [round(b - a, 9) for a, b in itertools.pairwise(delays)] == [round(1.05 / 50, 9)] * 19
+    clock.now += 10.0  # idle for a while: the next caller goes at once, no credit was saved up
+    assert budget._reserve() == 0.0
+    assert budget._reserve() == pytest.approx(1.05 / 50)
     assert budget_for("p", 50) is budget_for("p", 50)
     assert budget_for("p", 50) is not budget_for("q", 50)
+
+
+def test_slots_that_came_due_during_a_stall_do_not_go_out_together() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(20, clock=clock)
+    assert (budget.capacity, budget.window) == (20, pytest.approx(1.05))
+    for _ in range(60):  # 60 callers reserve slots 0 .. 3.1 s ahead ...
+        budget._reserve()
+    clock.now += 3.6  # ... and the event loop is blocked for 3.6 s: every slot came due
+    admitted = [budget._admit() for _ in range(60)]
+    assert admitted[:20] == [0.0] * 20  # one window's worth goes now
+    assert all(wait == pytest.approx(1.05) for wait in admitted[20:])  # the rest waits for the window
+    clock.now += 1.05
+    assert budget._admit() == 0.0
+
+
+@pytest.mark.parametrize(("rate", "capacity", "window"), [(2.5, 2, 1.05), (0.5, 1, 2.1), (50, 50, 1.05)])
+def test_the_window_is_never_shorter_than_a_second_nor_over_the_rate(rate: float, capacity: int, window: float) -> None:
+    budget = RequestBudget(rate, clock=FakeClock())
+    assert (budget.capacity, budget.window) == (capacity, pytest.approx(window))
+    assert budget.capacity / budget.window <= rate
 
 
 def test_rate_settings_are_resolved_and_validated() -> None:
