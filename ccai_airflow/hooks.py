@@ -9,6 +9,7 @@ exist then (the convention of ``PUBSUB_EMULATOR_HOST``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import time
@@ -25,6 +26,7 @@ from google.api_core import retry as retries
 from google.api_core import retry_async
 from google.api_core.client_options import ClientOptions
 from google.api_core.gapic_v1.method import DEFAULT
+from google.api_core.retry import exponential_sleep_generator, retry_target_async
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud.contact_center_insights_v1 import (
     ContactCenterInsightsAsyncClient,
@@ -354,6 +356,21 @@ _RATES: dict[tuple[Any, ...], float | None] = {}
 # every trigger in a triggerer process that shares those shares the client.
 _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
 _ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+# At most this many GetOperation calls in flight per event loop: thousands of triggers started at once
+# (a triggerer restart) otherwise put thousands of calls in flight, and the process keeps that peak's memory.
+MAX_INFLIGHT_POLLS = 64
+_INFLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_RATE_LOOKUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[float | None]]]
+_RATE_LOOKUPS = weakref.WeakKeyDictionary()
+_UNSET: Any = object()
+
+
+def _inflight_limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    semaphore = _INFLIGHT.get(loop)
+    if semaphore is None:
+        semaphore = _INFLIGHT[loop] = asyncio.Semaphore(MAX_INFLIGHT_POLLS)
+    return semaphore
 
 
 class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
@@ -384,6 +401,9 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
             gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, transport=transport,
             api_endpoint=api_endpoint, requests_per_second=requests_per_second, **kwargs,
         )
+        self._bound: tuple[asyncio.AbstractEventLoop, Any] | None = None  # (loop, shared client)
+        self._budgets: dict[str, RequestBudget | None] = {}
+        self._last_running: tuple[bytes, Outcome] | None = None  # the last poll's running operation
 
     def _client_key(self) -> tuple[Any, ...]:
         chain = self.impersonation_chain
@@ -393,16 +413,20 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
     async def get_conn(self) -> Any:
         """The shared client for this loop and key; created once even when many triggers ask at once."""
         loop = asyncio.get_running_loop()
+        if self._bound is not None and self._bound[0] is loop:
+            return self._bound[1]
         clients = _ASYNC_CLIENTS.setdefault(loop, {})
         key = self._client_key()
         task = clients.get(key)
         if task is None:
             task = clients[key] = loop.create_task(self._build_client())
         try:
-            return await asyncio.shield(task)
+            client = await asyncio.shield(task)
         except Exception:
             clients.pop(key, None)
             raise
+        self._bound = (loop, client)
+        return client
 
     async def _build_client(self) -> Any:
         emulator = emulator_endpoint(self.transport)
@@ -426,32 +450,55 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
 
         Every attempt, retries included, first takes a slot of the project's request budget.
         """
-        budget = await self.request_budget(parse_operation_name(name).project)
+        project = parse_operation_name(name).project
+        budget = self._budgets.get(project, _UNSET)
+        if budget is _UNSET:
+            budget = self._budgets[project] = await self.request_budget(project)
         client = await self.get_conn()
+        # What transient_async_retry(...)(attempt)() does, without building two AsyncRetry objects per poll.
+        timeout = RETRY_TIMEOUT_S if retry_timeout is None else min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0))
+        return await retry_target_async(  # type: ignore[no-any-return]
+            functools.partial(self._attempt, client, budget, name), predicate=is_transient,
+            sleep_generator=exponential_sleep_generator(RETRY_INITIAL_S, RETRY_MAXIMUM_S, RETRY_MULTIPLIER),
+            timeout=timeout, on_error=self._log_retry,
+        )
 
-        async def attempt() -> operations_pb2.Operation:
+    async def _attempt(self, client: Any, budget: RequestBudget | None, name: str) -> operations_pb2.Operation:
+        # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
+        # before a wait for a place in flight (slots that came due meanwhile would all go out together).
+        async with _inflight_limit():
             if budget is not None:
                 await budget.await_slot()
             if self.transport == "rest":
                 return await asyncio.to_thread(client.get_operation, request={"name": name}, retry=None)
             return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
 
-        retry = transient_async_retry(self._log_retry)
-        if retry_timeout is not None:  # the caller's deadline bounds the retries too
-            retry = retry.with_timeout(min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0)))
-        return await retry(attempt)()  # type: ignore[no-any-return]
-
     async def request_budget(self, project: str) -> RequestBudget | None:
-        """As the sync hook's; the connection extra is read once per process and connection."""
+        """As the sync hook's; the connection extra is read once per process and connection.
+
+        Once, also when thousands of triggers start together: they all wait for the first look-up instead of
+        each building a sync hook and reading the connection in a thread before the first has finished.
+        """
         key = (self.gcp_conn_id, self.requests_per_second, emulator_endpoint(self.transport))
         if key not in _RATES:
-            extra = None
-            if self.requests_per_second is None:
-                sync_hook = await self.get_sync_hook()
-                extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
-            _RATES[key] = resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, key[2])
+            loop = asyncio.get_running_loop()
+            lookups = _RATE_LOOKUPS.setdefault(loop, {})
+            task = lookups.get(key)
+            if task is None:
+                task = lookups[key] = loop.create_task(self._read_rate(key[2]))
+            try:
+                _RATES[key] = await asyncio.shield(task)
+            finally:
+                lookups.pop(key, None)
         rate = _RATES[key]
         return None if rate is None else budget_for(project, rate)
+
+    async def _read_rate(self, emulator: str | None) -> float | None:
+        extra = None
+        if self.requests_per_second is None:
+            sync_hook = await self.get_sync_hook()
+            extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
+        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, emulator)
 
     async def cancel_operation(self, name: str) -> None:
         parse_operation_name(name)
@@ -469,7 +516,17 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
             operation = await self.get_operation(name, retry_timeout)
         except Exception as exc:
             return outcome_of_error(name, exc)
-        return outcome_of(operation)
+        if operation.done:
+            self._last_running = None
+            return outcome_of(operation)
+        # A running operation that has not changed since the last poll (no new progress counters) is not
+        # decoded again: json_format costs more than the rest of the poll.
+        key = operation.SerializeToString()
+        if self._last_running is not None and self._last_running[0] == key:
+            return self._last_running[1]
+        outcome = outcome_of(operation)
+        self._last_running = (key, outcome)
+        return outcome
 
     def _log_retry(self, exc: Exception) -> None:
         self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
