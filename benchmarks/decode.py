@@ -2,7 +2,8 @@
 
 Ours: ``outcome_of(operation)`` then ``xcom_values(outcome)`` (what the sensor and trigger do with a done
 operation). Baseline: ``json_format.MessageToDict`` of the same ``Operation``. Also the XCom size guard of
-``waiting.check_xcom_size``: ``json.dumps`` of every XCom value, compact separators, encoded. A and B are
+``waiting.check_xcom_size``: ``stored_json_size`` of the XComs (the size of their JSON as Airflow stores
+it, the response they share serialized once), checked equal to ``json.dumps`` of them all. A and B are
 interleaved round by round; ratios are of the medians.
 """
 
@@ -19,7 +20,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import json_format, timestamp_pb2
 
 from benchmarks.common import PARENT, median
-from ccai_airflow.operations import Status, outcome_of, xcom_values
+from ccai_airflow.operations import Status, outcome_of, stored_json_size, xcom_values
 
 
 def build_operation(issues: int) -> operations_pb2.Operation:
@@ -56,7 +57,7 @@ def ours(operation: operations_pb2.Operation) -> dict[str, Any]:
 
 def size_guard(values: dict[str, Any]) -> int:
     """As ``OperationWaitMixin.check_xcom_size`` measures the XComs."""
-    return len(json.dumps(values, separators=(",", ":")).encode())
+    return stored_json_size(values)
 
 
 def interleave(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
@@ -79,6 +80,8 @@ def run(issues: int = 10_000, rounds: int = 21) -> dict[str, Any]:
     stats = values["training_stats"]["issueStats"]
     if len(stats) != issues:
         raise AssertionError(f"expected {issues} issue stats, decoded {len(stats)}")
+    if size_guard(values) != len(json.dumps(values).encode()):
+        raise AssertionError("the size guard's size differs from the JSON Airflow would store")
     interleave({"ours": lambda: ours(operation), "bare": lambda: json_format.MessageToDict(operation),
                 "guard": lambda: size_guard(values)}, 2)
     times = interleave({"ours": lambda: ours(operation), "bare": lambda: json_format.MessageToDict(operation),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -422,3 +423,43 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
         if not selected or "trainingStats" in response:
             values["training_stats"] = response.get("trainingStats", {})
     return values
+
+
+# stored_json_size measures the dicts of the first levels item by item, when they have at most this many items
+# (the fields of a message; a large map is serialized whole, in C).
+_SPLIT_DEPTH = 3
+_SPLIT_MAX_ITEMS = 64
+
+
+def stored_json_size(value: Any) -> int:
+    """``len(json.dumps(value).encode())``, what Airflow stores for an XCom, serializing each shared value once.
+
+    Airflow writes an XCom with ``json.dumps`` and its defaults (``", "`` and ``": "`` separators, ASCII
+    escapes). The XComs of an issue model hold its response three times: ``return_value``,
+    ``operation["response"]`` and, for ``training_stats``, its ``trainingStats``; the same objects, not copies.
+    So the small dicts of the first levels are measured item by item (braces, separators, key, value) and the
+    size of each dict or list is remembered by identity: a value met again costs a look-up, not a
+    serialization. Everything else is serialized whole (the 10,000 entries of an ``issueStats`` in one call).
+    """
+    sizes: dict[int, int] = {}  # id() -> size: every object measured stays alive inside ``value``
+
+    def measure(item: Any, depth: int) -> int:
+        known = sizes.get(id(item))
+        if known is not None:
+            return known
+        if (depth < _SPLIT_DEPTH and isinstance(item, dict) and 0 < len(item) <= _SPLIT_MAX_ITEMS
+                and all(type(key) is str for key in item)):
+            # {"a": 1, "b": 2}: two braces, ", " between items, and per item its key, ": " and its value.
+            size = 2 + 2 * (len(item) - 1) + sum(_json_size(key) + 2 + measure(child, depth + 1)
+                                                 for key, child in item.items())
+        else:
+            size = _json_size(item)
+        if isinstance(item, dict | list):
+            sizes[id(item)] = size
+        return size
+
+    return measure(value, 0)
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value).encode())

@@ -8,7 +8,6 @@ whether it is the sensor or an operator that started the operation, the result g
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.sdk.exceptions import AirflowRescheduleException
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operations import Outcome, Status, log_progress, select_fields, xcom_values
+from ccai_airflow.operations import Outcome, Status, log_progress, select_fields, stored_json_size, xcom_values
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
@@ -218,7 +217,8 @@ class OperationWaitMixin:
     def check_xcom_size(self, operation_name: str, values: dict[str, Any]) -> None:
         if self.max_xcom_bytes is None:
             return
-        size = len(json.dumps(values, separators=(",", ":")).encode())
+        # All the XComs as one JSON object, as Airflow writes them; the response they share is serialized once.
+        size = stored_json_size(values)
         if size > self.max_xcom_bytes:
             raise ContactCenterInsightsXComTooLargeError(
                 f"The XComs of operation {operation_name} would take {size} bytes, over max_xcom_bytes="

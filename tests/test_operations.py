@@ -23,10 +23,11 @@ from google.api_core import exceptions
 from google.cloud import contact_center_insights_v1 as ci
 from google.cloud.contact_center_insights_v1.services.contact_center_insights import client as client_module
 from google.longrunning import operations_pb2
-from google.protobuf import any_pb2, descriptor, json_format
+from google.protobuf import any_pb2, descriptor, descriptor_pool, json_format, message_factory
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from ccai_airflow import operations as operations_module
 from ccai_airflow.operations import (
     OPERATION_NAME_FORM,
     InvalidOperationNameError,
@@ -38,6 +39,8 @@ from ccai_airflow.operations import (
     outcome_of,
     outcome_of_error,
     parse_operation_name,
+    select_fields,
+    stored_json_size,
     xcom_values,
 )
 
@@ -127,6 +130,26 @@ def normalise_timestamps(value: Any) -> Any:
     return value
 
 
+def canonical_payloads(operation: operations_pb2.Operation) -> operations_pb2.Operation:
+    """A copy whose ``Any`` payloads are serialized again deterministically (map entries sorted by key).
+
+    ``json_format.ParseDict`` packs an ``Any`` with a plain ``SerializeToString()``, and ``Any``
+    equality compares those bytes. A map (``trainingStats.issueStats``) is written in upb's hash-table
+    order, which follows insertion order and a per-process hash seed: the same message can pack to
+    different bytes, and two equal operations compare unequal in some processes and not in others.
+    """
+    copy = operations_pb2.Operation()
+    copy.CopyFrom(operation)
+    for packed in (copy.metadata, copy.response, *copy.error.details):
+        if not packed.type_url:
+            continue
+        message_type = descriptor_pool.Default().FindMessageTypeByName(packed.TypeName())
+        message = message_factory.GetMessageClass(message_type)()
+        assert packed.Unpack(message)
+        packed.value = message.SerializeToString(deterministic=True)
+    return copy
+
+
 def is_json_primitive_tree(value: Any) -> bool:
     if value is None or isinstance(value, str | bool | int | float):
         return not isinstance(value, Status)  # a StrEnum would pass isinstance(str) but is not plain JSON
@@ -179,7 +202,7 @@ def test_seed_round_trip_is_json_and_stable(seed_operation: operations_pb2.Opera
 
     assert json.loads(json.dumps(decoded)) == decoded
     reparsed = json_format.ParseDict(decoded, operations_pb2.Operation())
-    assert reparsed == seed_operation
+    assert canonical_payloads(reparsed) == canonical_payloads(seed_operation)
     assert decode_operation(reparsed) == decoded
 
 
@@ -806,6 +829,61 @@ def test_xcom_values_of_unknown_response() -> None:
     outcome = outcome_of(operations_pb2.Operation(name=OP_NAME, done=True, response=unknown_any()))
 
     assert xcom_values(outcome) == {"operation": outcome.operation}
+
+
+def stored_json(value: Any) -> int:
+    return len(json.dumps(value).encode())
+
+
+_SHARED: dict[str, Any] = {"x": [1, 2.5, None]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({}, id="empty-dict"),
+        pytest.param([], id="empty-list"),
+        pytest.param(None, id="null"),
+        pytest.param("ünïcode ß \u2028 \"quoted\"", id="non-ascii-string"),
+        pytest.param({"a": {}, "b": [], "c": ""}, id="empty-children"),
+        pytest.param({1: "x", "b": True}, id="non-string-key"),
+        pytest.param({"ä": {"ö": {"ü": {"deep": {"deeper": [True, False, -1e300]}}}}}, id="deeper-than-split"),
+        pytest.param({"big": {str(i): {"i": i} for i in range(100)}, "small": {"a": 1}}, id="dict-too-big-to-split"),
+        pytest.param({"a": _SHARED, "b": {"c": _SHARED, "d": [_SHARED]}, "e": _SHARED}, id="shared"),
+    ],
+)
+def test_stored_json_size_is_the_size_of_the_stored_json(value: Any) -> None:
+    assert stored_json_size(value) == stored_json(value)
+
+
+@pytest.mark.parametrize("fields", [None, ["name", "trainingStats.issueStats"]], ids=["all", "selected"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["pushed-order", "reversed"])
+def test_stored_json_size_serializes_the_shared_response_once(
+    seed_operation: operations_pb2.Operation, monkeypatch: pytest.MonkeyPatch, fields: list[str] | None,
+    reverse: bool,
+) -> None:
+    outcome = outcome_of(seed_operation)
+    if fields:
+        outcome = select_fields(outcome, fields)
+    values = {"return_value": outcome.response, **xcom_values(outcome, selected=bool(fields))}
+    if reverse:
+        values = dict(reversed(values.items()))
+    serialized: list[Any] = []
+    real = operations_module._json_size
+
+    def counting(value: Any) -> int:
+        serialized.append(value)
+        return real(value)
+
+    monkeypatch.setattr(operations_module, "_json_size", counting)
+
+    assert stored_json_size(values) == stored_json(values)
+    containers = [id(value) for value in serialized if isinstance(value, dict | list)]
+    assert len(containers) == len(set(containers))
+    # Every byte serialized once: the response and its trainingStats are not serialized again.
+    response = outcome.response or {}
+    once = stored_json(values) - stored_json(response) - stored_json(response["trainingStats"])
+    assert sum(real(value) for value in serialized) <= once
 
 
 # -- 8. is_transient ---------------------------------------------------------------------------
