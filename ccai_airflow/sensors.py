@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -99,7 +100,9 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
 
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        outcome = self.hook.poll(self.operation_name)
+        # Transient errors are retried within the poke, but not past the sensor's deadline.
+        end_time = self.end_time(context, self.wait_timeout)
+        outcome = self.hook.poll(self.operation_name, None if end_time is None else end_time - time.time())
         self._last_status = outcome.status
         if not outcome.done:
             log_progress(self.log, outcome)

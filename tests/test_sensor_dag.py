@@ -112,6 +112,18 @@ def test_timeout(scenario: str, expected: str, emulator_env: Emulator, airflow_d
     assert emulator_env.call_counts()["GetOperation"] < 30
 
 
+def test_transient_retries_in_a_poke_stop_at_the_sensor_timeout(emulator_env: Emulator, airflow_db: str) -> None:
+    emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE")  # every call, until the timeout
+
+    dag_run = run_dag("ccai_test_sensor_timeout_poke")  # timeout=1
+
+    assert states(dag_run)["wait"] == "failed"
+    # Retries bounded by the 1 s deadline, not two minutes of them (backoff 1, 2, 4 ... 32 s up to 120 s):
+    # a generous bound on the span of the calls, far from both.
+    calls = emulator_env.call_times("GetOperation")
+    assert calls and calls[-1] - calls[0] < 30
+
+
 @pytest.mark.parametrize(
     ("dag_id", "shown"),
     [("ccai_test_sensor_bad_template", "'projects/p/locations/l/operations/../x'"),
