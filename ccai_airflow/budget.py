@@ -2,14 +2,18 @@
 
 The Contact Center Insights API allows 3,000 requests per minute per project (50/s) in total.
 Thousands of sensors polling one project must not spend that on ``operations.get`` and get
-RESOURCE_EXHAUSTED: every poll (each retry attempt included) first takes a slot from its
-project's budget. The budget is a virtual-scheduling rate limiter (GCRA): each caller reserves
-the next free slot under one lock and sleeps until it, so it works the same from threads and from
-any event loop, and keeps at most ``rate`` calls in any one-second window as the server sees
-them: slots are spaced ``(1 + JITTER_GUARD_S) / rate`` apart, so that ``rate + 1`` calls span more
-than a second even when the network delays the first by up to 50 ms more than the last. A caller that
-wakes late for its slot is also held to the times requests really went (a sliding window), so that a
-stalled event loop does not send every slot that came due during the stall at once.
+RESOURCE_EXHAUSTED: every poll (each retry attempt included) runs inside a request of its
+project's budget. Two rules, both under one lock, so they hold across threads and event loops:
+
+* Pace (GCRA, virtual scheduling): each caller reserves the next free slot and sleeps until it;
+  slots are spaced ``(1 + JITTER_GUARD_S) / rate`` apart, so calls are spread evenly.
+* Cap: when its slot comes, a request goes only if fewer than ``capacity`` (``floor(rate)``)
+  requests are in flight or ended within the last ``window`` (at least a second). The server sees
+  a call at some moment between the client letting it go and the client seeing its answer; counting
+  each request from the first until a window after the second keeps ``capacity`` calls in any
+  one-second window as the server counts them, however late the sending or the answer: an event
+  loop blocked while thousands of triggers start, a GC pause, a slow network. Slots that came due
+  during such a stall therefore do not all go out together when it ends.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 # A fifth of the published per-project quota (3,000 requests/minute), leaving room for the
 # other clients of the project. Against the emulator there is no quota: no default budget.
@@ -28,7 +33,11 @@ JITTER_GUARD_S = 0.05
 
 
 class RequestBudget:
-    """At most ``rate`` requests per second, spaced evenly; ``clock`` is for tests."""
+    """At most ``rate`` requests per second, spaced evenly; ``clock`` is for tests.
+
+    Use ``with budget.request():`` (threads) or ``async with budget.arequest():`` (event loops) around
+    exactly one call.
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
@@ -38,12 +47,10 @@ class RequestBudget:
         self._interval = (1.0 + JITTER_GUARD_S) / self.rate
         self._next = 0.0
         self._lock = threading.Lock()
-        # A slot is a plan: when its caller wakes late (an event loop blocked while thousands of triggers start,
-        # a long GC pause), every slot that came due meanwhile would go out at once. So a request is also checked
-        # against the times requests were really let through: at most `capacity` in any `window` seconds.
         self.capacity = max(1, math.floor(self.rate))
         self.window = (1.0 + JITTER_GUARD_S) * max(1.0, self.capacity / self.rate)
-        self._sent: deque[float] = deque()
+        self.in_flight = 0
+        self._ended: deque[float] = deque()  # when the answers of the last requests were seen
 
     def _reserve(self) -> float:
         """Reserve the next slot; return how long to wait for it."""
@@ -54,29 +61,48 @@ class RequestBudget:
             return slot - now
 
     def _admit(self) -> float:
-        """Let a request through now (0.0) if the last ``window`` seconds have room; else how long to wait."""
+        """Let a request go now (0.0) if the cap has room; else how long to wait before asking again."""
         with self._lock:
             now = self._clock()
-            while self._sent and now - self._sent[0] >= self.window:
-                self._sent.popleft()
-            if len(self._sent) < self.capacity:
-                self._sent.append(now)
+            while self._ended and now - self._ended[0] >= self.window:
+                self._ended.popleft()
+            if self.in_flight + len(self._ended) < self.capacity:
+                self.in_flight += 1
                 return 0.0
-            return self._sent[0] + self.window - now
+            # Room opens when the oldest ended request leaves the window; an answer still in flight frees none
+            # before it has ended and spent its own window: ask again a slot later.
+            return self._ended[0] + self.window - now if self._ended else self._interval
 
-    def wait(self) -> None:
+    def _end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self._ended.append(self._clock())
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """One request, from a thread: waits for its slot and for room under the cap."""
         delay = self._reserve()
         if delay > 0:
             time.sleep(delay)
         while (delay := self._admit()) > 0:
             time.sleep(delay)
+        try:
+            yield
+        finally:
+            self._end()
 
-    async def await_slot(self) -> None:
+    @asynccontextmanager
+    async def arequest(self) -> AsyncIterator[None]:
+        """One request, from an event loop: as :meth:`request`, sleeping without blocking the loop."""
         delay = self._reserve()
         if delay > 0:
             await asyncio.sleep(delay)
         while (delay := self._admit()) > 0:
             await asyncio.sleep(delay)
+        try:
+            yield
+        finally:
+            self._end()
 
 
 _BUDGETS: dict[tuple[str, float], RequestBudget] = {}

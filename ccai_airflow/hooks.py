@@ -15,6 +15,7 @@ import re
 import time
 import weakref
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import grpc
@@ -211,15 +212,14 @@ class ContactCenterInsightsHook(GoogleBaseHook):
     ) -> operations_pb2.Operation:
         """``operations.get``; transient errors are retried with :func:`transient_retry`.
 
-        Every attempt, retries included, first takes a slot of the project's request budget.
+        Every attempt, retries included, is a request of the project's budget.
         """
         budget = self.request_budget(parse_operation_name(name).project)
         client = self.get_conn()
 
         def attempt() -> operations_pb2.Operation:
-            if budget is not None:
-                budget.wait()
-            return client.get_operation(request={"name": name}, retry=None, timeout=timeout, metadata=metadata)
+            with nullcontext() if budget is None else budget.request():
+                return client.get_operation(request={"name": name}, retry=None, timeout=timeout, metadata=metadata)
 
         return (retry or transient_retry(self._log_retry))(attempt)()  # type: ignore[no-any-return]
 
@@ -448,7 +448,7 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
     async def get_operation(self, name: str, retry_timeout: float | None = None) -> operations_pb2.Operation:
         """``operations.get``; transient errors are retried with :func:`transient_async_retry`.
 
-        Every attempt, retries included, first takes a slot of the project's request budget.
+        Every attempt, retries included, is a request of the project's budget.
         """
         project = parse_operation_name(name).project
         budget = self._budgets.get(project, _UNSET)
@@ -465,10 +465,8 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
 
     async def _attempt(self, client: Any, budget: RequestBudget | None, name: str) -> operations_pb2.Operation:
         # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
-        # before a wait for a place in flight (slots that came due meanwhile would all go out together).
-        async with _inflight_limit():
-            if budget is not None:
-                await budget.await_slot()
+        # before a wait for a place in flight.
+        async with _inflight_limit(), nullcontext() if budget is None else budget.arequest():
             if self.transport == "rest":
                 return await asyncio.to_thread(client.get_operation, request={"name": name}, retry=None)
             return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]

@@ -13,7 +13,7 @@ from ccai_airflow.budget import RequestBudget, budget_for, parse_rate
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook, resolve_rate
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from tests.test_trigger import first_event, start_create
+from tests.helpers import first_event, start_create
 
 
 def busiest_second(times: list[float]) -> int:
@@ -101,9 +101,40 @@ def test_slots_that_came_due_during_a_stall_do_not_go_out_together() -> None:
     clock.now += 3.6  # ... and the event loop is blocked for 3.6 s: every slot came due
     admitted = [budget._admit() for _ in range(60)]
     assert admitted[:20] == [0.0] * 20  # one window's worth goes now
-    assert all(wait == pytest.approx(1.05) for wait in admitted[20:])  # the rest waits for the window
+    assert all(wait > 0 for wait in admitted[20:])  # the rest waits for room
+    assert budget.in_flight == 20
+    clock.now += 0.5
+    for _ in range(20):
+        budget._end()  # the answers come back 0.5 s later
+    assert budget._admit() == pytest.approx(1.05)  # counted until a window after their answers
     clock.now += 1.05
     assert budget._admit() == 0.0
+
+
+def test_a_request_counts_from_its_start_until_a_window_after_its_answer() -> None:
+    """The server saw the call somewhere in between: a late answer (a stalled loop) keeps it counted."""
+    clock = FakeClock()
+    budget = RequestBudget(1, clock=clock)
+    assert budget._admit() == 0.0
+    clock.now += 5.0  # no answer yet: no second request, however long it takes
+    assert budget._admit() > 0
+    budget._end()
+    clock.now += 1.0
+    assert budget._admit() == pytest.approx(0.05)
+    clock.now += 0.05
+    assert budget._admit() == 0.0
+
+
+async def test_the_async_and_sync_requests_share_one_budget() -> None:
+    budget = RequestBudget(1000)
+    async with budget.arequest():
+        assert budget.in_flight == 1
+        with budget.request():
+            assert budget.in_flight == 2
+    assert budget.in_flight == 0
+    with pytest.raises(RuntimeError), budget.request():
+        raise RuntimeError("the call failed")
+    assert (budget.in_flight, len(budget._ended)) == (0, 3)  # a failed call ended too
 
 
 @pytest.mark.parametrize(("rate", "capacity", "window"), [(2.5, 2, 1.05), (0.5, 1, 2.1), (50, 50, 1.05)])
