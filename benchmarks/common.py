@@ -7,18 +7,17 @@ import json
 import math
 import os
 import platform
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types as ci
+
+from ccai_airflow.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 PARENT = "projects/bench-project/locations/us-central1"
@@ -30,60 +29,11 @@ def issue_model(display_name: str) -> ci.IssueModel:
     return ci.IssueModel(display_name=display_name, input_data_config={"filter": 'medium="CHAT"'})
 
 
-class EmulatorProcess:
-    """``python -m benchmarks.emulator_proc`` as a child process; always stopped by ``stop()``."""
+class BenchEmulator(EmulatorProcess):
+    """The emulator process as every benchmark starts it (seeded), with the controls they use."""
 
-    def __init__(self, operation_seconds: float = 2.0, grpc_max_pending: int | None = None) -> None:
-        self.operation_seconds = operation_seconds
-        self.grpc_max_pending = grpc_max_pending
-        self.process: subprocess.Popen[str] | None = None
-        self.info: dict[str, str] = {}
-
-    def start(self, timeout: float = 60.0) -> EmulatorProcess:
-        command = [sys.executable, "-m", "benchmarks.emulator_proc", "--operation-seconds", str(self.operation_seconds)]
-        if self.grpc_max_pending:
-            command += ["--grpc-max-pending", str(self.grpc_max_pending)]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                self.stop()
-                raise RuntimeError(f"The emulator printed no ready line within {timeout} s")
-        line = self.process.stdout.readline()
-        if not line:
-            self.stop()
-            raise RuntimeError("The emulator exited before it was ready")
-        self.info = json.loads(line)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def grpc_target(self) -> str:
-        return self.info["grpc_target"]
-
-    @property
-    def rest_url(self) -> str:
-        return self.info["rest_url"]
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    # -- controls over HTTP (the emulator's REST port) -------------------------------------------
-    def control(self, action: str, body: dict[str, Any]) -> Any:
-        return http_json(f"{self.rest_url}/emulator/v1/{action}", body)
+    def __init__(self, operation_seconds: float = 2.0) -> None:
+        super().__init__(operation_seconds, seed=1, cwd=ROOT)
 
     def set_operation_seconds(self, seconds: float) -> None:
         self.control("operationSeconds", {"seconds": seconds})
@@ -95,10 +45,10 @@ class EmulatorProcess:
         self.control("quota", {"rpc": rpc, "per_second": per_second})
 
     def call_counts(self) -> dict[str, int]:
-        return dict(http_json(f"{self.rest_url}/emulator/v1/callCounts"))
+        return dict(self.control("callCounts"))
 
     def call_times(self, rpc: str) -> list[float]:
-        return list(http_json(f"{self.info['times_url']}/{rpc}"))
+        return list(self.control(f"callTimes?rpc={rpc}"))
 
 
 def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
@@ -109,14 +59,9 @@ def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30.
         return json.load(answer)
 
 
-@contextmanager
-def emulator(operation_seconds: float = 2.0, grpc_max_pending: int | None = None) -> Iterator[EmulatorProcess]:
-    """A running emulator process, stopped on the way out whatever happens."""
-    process = EmulatorProcess(operation_seconds, grpc_max_pending)
-    try:
-        yield process.start()
-    finally:
-        process.stop()
+def emulator(operation_seconds: float = 2.0) -> BenchEmulator:
+    """A running emulator process (use as ``with emulator() as emu:``: stopped on the way out)."""
+    return BenchEmulator(operation_seconds)
 
 
 def airflow_env(home: Path | None = None, grpc_target: str | None = None) -> dict[str, str]:

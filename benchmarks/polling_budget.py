@@ -25,8 +25,6 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model
-from benchmarks.proposed import ProposedRequestBudget
-from ccai_airflow import budget as budget_module
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
@@ -107,12 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--rest-url", required=True)
-    parser.add_argument("--times-url", required=True)
-    parser.add_argument("--proposed-budget", action="store_true",
-                        help="what-if: the budget change proposed in benchmarks/proposed.py")
     args = parser.parse_args(argv)
-    if args.proposed_budget:
-        budget_module.RequestBudget = ProposedRequestBudget  # type: ignore[misc]
     client = ContactCenterInsightsClient(
         transport=ContactCenterInsightsGrpcTransport(channel=grpc.insecure_channel(os.environ[EMULATOR_HOST_ENV]))
     )
@@ -120,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     model = issue_model("bench-budget")
     names = [client.create_issue_model(parent=PARENT, issue_model=model).operation.name for _ in range(args.n)]
     client.transport.close()
-    calls_before = len(http_json(f"{args.times_url}/GetOperation"))
+    times_url = f"{args.rest_url}/emulator/v1/callTimes?rpc=GetOperation"
+    calls_before = len(http_json(times_url))
     result = asyncio.run(run_triggers(names))
-    times = http_json(f"{args.times_url}/GetOperation")[calls_before:]
+    times = http_json(times_url)[calls_before:]
     calls = len(times)
     counts = windows(times)
     started = result.pop("started_at")
@@ -135,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         "max_loop_late_s": max((s for _, s in late), default=0.0),
         "gc_pauses_over_20ms": [(round(at - started, 3), round(s, 3), g) for at, s, g in pauses][:20],
         "triggers_n": args.n,
-        "proposed_budget": args.proposed_budget,
         "get_operation_calls": calls,
         "resource_exhausted": calls - result["successful_polls"],
         "max_calls_in_any_1s_window": max((n for _, n in counts), default=0),

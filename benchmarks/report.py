@@ -37,11 +37,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ok = run["statuses"].get("succeeded", 0)
             _target(rows, f"triggers that succeeded, {run['triggers_n']} triggers", ok, f"== {run['triggers_n']}",
                     ok == run["triggers_n"])
-    for run in results.get("burst_vs_stock_emulator") or []:
-        ok, n = run["statuses"].get("succeeded", 0), run["triggers_n"]
-        code = "as is" if not run.get("inflight_limit") else f"what-if cap {run['inflight_limit']}"
-        _target(rows, f"(extra) {n} triggers at once vs the emulator as shipped, {code}: succeeded", ok, f"== {n}",
-                ok == n)
+    burst = results.get("trigger_scale_burst")
+    if burst:
+        ok, n = burst["statuses"].get("succeeded", 0), burst["triggers_n"]
+        _target(rows, f"(extra) {n} triggers started at one instant: succeeded", ok, f"== {n}", ok == n)
     if "decode_ratio" in results:
         ratio = results["decode_ratio"]
         _target(rows, "decode_ratio (10,000 issue stats)", round(ratio, 3), "<= 1.2", ratio <= 1.2)
@@ -98,10 +97,10 @@ def render(results: dict[str, Any]) -> str:
     if overhead:
         out += ["#### 1. One poll: our async hook + outcome vs a bare async client call (median, interleaved)", ""]
         out += _table(
-            ["operation", "ours µs", "bare µs", "ratio", "what-if: proposed hook", "what-if without memo",
-             "outcome_of alone µs (hot loop)"],
-            [[label, r["ours_median_us"], r["bare_median_us"], _f(r["ratio"], 3), _f(r["proposed_ratio"], 3),
-              _f(r["proposed_no_memo_ratio"], 3), r["outcome_of_us"]]
+            ["operation", "ours µs", "bare µs", "ratio", "ours, metadata changed since the last poll µs",
+             "ratio (changed)", "outcome_of alone µs (hot loop)"],
+            [[label, r["ours_median_us"], r["bare_median_us"], _f(r["ratio"], 3), r["changed_median_us"],
+              _f(r["changed_ratio"], 3), r["outcome_of_us"]]
              for label, r in overhead.items()],
         )
         out.append("")
@@ -109,36 +108,26 @@ def render(results: dict[str, Any]) -> str:
     if scale:
         out += ["#### 2. Concurrent triggers in one asyncio loop (poll_interval "
                 f"{scale[0]['poll_interval_s']:g} s, operations ending uniformly over {scale[0]['spread_s']:g} s)", ""]
-        what_if = results.get("trigger_scale_inflight_what_if")
-        runs: list[dict[str, Any]] = [*scale, what_if] if what_if else list(scale)
+        burst = results.get("trigger_scale_burst")
+        runs: list[dict[str, Any]] = [*scale, burst] if burst else list(scale)
         out += _table(
-            ["N", "code", "succeeded / failed", "p50 lag s", "p99 lag s", "p99 lag / interval", "RSS KB/trigger",
-             "CPU s / 1k polls", "emulator CPU s / 1k polls", "polls / trigger", "first poll round s", "channels"],
-            [[r["triggers_n"], "as is" if not r.get("inflight_limit") else
-              f"what-if: at most {r['inflight_limit']} calls in flight",
+            ["N", "operations end", "succeeded / failed", "p50 lag s", "p99 lag s", "p99 lag / interval",
+             "RSS KB/trigger", "CPU s / 1k polls", "emulator CPU s / 1k polls", "polls / trigger", "first poll round s",
+             "channels"],
+            [[r["triggers_n"], "spread" if r["spread_s"] else "all at once, done at the first look",
               f"{r['statuses'].get('succeeded', 0):,} / {r['events'] - r['statuses'].get('succeeded', 0):,}",
               r["p50_detection_lag_s"], r["p99_detection_lag_s"],
               _f(r["p99_detection_lag_s"] / r["poll_interval_s"], 3),
               _f(r["rss_kb_per_trigger"], 1), _f(r["cpu_s_per_1k_polls"], 3), _f(r["emulator_cpu_s_per_1k_polls"], 3),
-              r["polls_per_trigger"], r["first_poll_round_s"], r["channels_opened"]] for r in runs],
+              r["polls_per_trigger"], r["first_poll_round_s"], r["channels_opened"]]
+             for r in runs],
         )
-        failures = {f"N={r['triggers_n']}{' (what-if)' if r.get('inflight_limit') else ''}": r["errors"]
+        failures = {f"N={r['triggers_n']}{'' if r['spread_s'] else ' (at once)'}": r["errors"]
                     for r in runs if r.get("errors")}
         if failures:
             out += ["", "Failed triggers' events: " + "; ".join(
                 f"{label}: " + ", ".join(f"{count:,} x `{error}`" for error, count in errors.items())
                 for label, errors in failures.items())]
-        burst = results.get("burst_vs_stock_emulator")
-        if burst:
-            out += ["", f"{burst[0]['triggers_n']:,} triggers started at once against the emulator as shipped "
-                    "(operations done at the first look):", ""]
-            out += _table(
-                ["code", "succeeded / failed", "failures", "first poll round s"],
-                [["as is" if not r.get("inflight_limit") else f"what-if: at most {r['inflight_limit']} calls in flight",
-                  f"{r['statuses'].get('succeeded', 0):,} / {r['events'] - r['statuses'].get('succeeded', 0):,}",
-                  ", ".join(f"{n:,} x `{e}`" for e, n in r["errors"].items()) or "none", r["first_poll_round_s"]]
-                 for r in burst],
-            )
         out.append("")
     decode = results.get("decode")
     if decode:
@@ -173,19 +162,16 @@ def render(results: dict[str, Any]) -> str:
              for mode, r in worker.items()],
         )
         out.append("")
-    budgets = [(label, results[key]) for key, label in (("polling_budget", "as is"),
-                                                         ("polling_budget_what_if", "what-if: proposed budget"))
-               if results.get(key)]
-    if budgets:
-        first = budgets[0][1]
-        out += [f"#### 6. Polling budget: {first['triggers_n']:,} triggers, one project, 20 req/s budget, emulator "
+    budget = results.get("polling_budget")
+    if budget:
+        out += [f"#### 6. Polling budget: {budget['triggers_n']:,} triggers, one project, 20 req/s budget, emulator "
                 "quota 20/s", ""]
         out += _table(
-            ["code", "GetOperation calls", "max in any 1 s", "1-s windows over 20", "RESOURCE_EXHAUSTED",
+            ["GetOperation calls", "max in any 1 s", "1-s windows over 20", "RESOURCE_EXHAUSTED",
              "achieved rate /s", "longest event-loop stall s", "all completed", "wall s"],
-            [[label, b["get_operation_calls"], b["max_calls_in_any_1s_window"], b["windows_over_20"],
-              b["resource_exhausted"], b["achieved_rate_per_s"], b["max_loop_late_s"], b["all_completed"], b["wall_s"]]
-             for label, b in budgets],
+            [[budget["get_operation_calls"], budget["max_calls_in_any_1s_window"], budget["windows_over_20"],
+              budget["resource_exhausted"], budget["achieved_rate_per_s"], budget["max_loop_late_s"],
+              budget["all_completed"], budget["wall_s"]]],
         )
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -1,6 +1,6 @@
 """``make bench``: every benchmark of ccai-airflow in one run; writes results.json and the README table.
 
-Each part runs in its own process against its own emulator process (``benchmarks/emulator_proc.py``),
+Each part runs in its own process against its own emulator process (``python -m ccai_airflow.emulator``),
 started here and always stopped here. ``--quick`` is a smoke test with small sizes (results go to a temp
 file, the README is left alone); ``--parts`` runs a subset.
 """
@@ -28,7 +28,6 @@ from benchmarks.report import README_PATH, targets, update_readme
 from benchmarks.report import render as render_report
 
 PARTS = ("overhead", "scale", "decode", "policy", "worker", "budget")
-SCALE_MAX_PENDING = 100_000  # see emulator_proc.py: the scale runs measure the triggers, not grpc-core's backlog cap
 BUDGET_CONN = {"conn_type": "google_cloud_platform", "extra": {"requests_per_second": "20"}}
 
 
@@ -45,29 +44,19 @@ def part_scale(quick: bool) -> dict[str, Any]:
     sizes = (200, 500) if quick else (1000, 5000, 10000)
     interval, spread = (5.0, 10.0) if quick else (30.0, 60.0)
     runs = []
-    what_if: dict[str, Any] = {}
     for n in sizes:
-        with emulator(grpc_max_pending=SCALE_MAX_PENDING) as emu:
+        with emulator() as emu:
             env = {**airflow_env(grpc_target=emu.grpc_target), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
             lead = 5.0 + 0.002 * n  # creating the operations takes ~1.4 ms each: none is due before all polled once
             args = ["--n", str(n), "--poll-interval", str(interval), "--lead", str(lead), "--spread", str(spread),
                     "--rest-url", emu.rest_url, "--emulator-pid", str(emu.pid)]
             runs.append(run_json("benchmarks.trigger_scale", args, env, 1200))
-        if n == sizes[-1]:  # the same run with the proposed cap of 64 GetOperation calls in flight (what-if)
-            with emulator(grpc_max_pending=SCALE_MAX_PENDING) as emu:
-                env = {**airflow_env(grpc_target=emu.grpc_target), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
-                args = [*args[:-4], "--rest-url", emu.rest_url, "--emulator-pid", str(emu.pid),
-                        "--inflight-limit", "64"]
-                what_if = run_json("benchmarks.trigger_scale", args, env, 1200)
-    # The emulator as shipped (grpc-core's default pending-request cap), N triggers started at once on operations
-    # that are done at the first look: how many fail, as is and with the proposed in-flight cap.
-    burst = []
-    for limit in (0, 64):
-        with emulator() as emu:
-            args = ["--n", str(sizes[1]), "--lead", "0", "--spread", "0", "--inflight-limit", str(limit),
-                    "--rest-url", emu.rest_url, "--emulator-pid", str(emu.pid)]
-            burst.append(run_json("benchmarks.trigger_scale", args, airflow_env(grpc_target=emu.grpc_target), 900))
-    return {"trigger_scale": runs, "trigger_scale_inflight_what_if": what_if, "burst_vs_stock_emulator": burst}
+    # A triggerer restart: N triggers started at one instant on operations that are done at the first look.
+    with emulator() as emu:
+        args = ["--n", str(sizes[1]), "--lead", "0", "--spread", "0", "--rest-url", emu.rest_url,
+                "--emulator-pid", str(emu.pid)]
+        burst = run_json("benchmarks.trigger_scale", args, airflow_env(grpc_target=emu.grpc_target), 900)
+    return {"trigger_scale": runs, "trigger_scale_burst": burst}
 
 
 def part_decode(quick: bool) -> dict[str, Any]:
@@ -93,27 +82,18 @@ def part_worker(quick: bool) -> dict[str, Any]:
             "worker_slots": result}
 
 
-def _budget_run(quick: bool, proposed: bool) -> dict[str, Any]:
+def part_budget(quick: bool) -> dict[str, Any]:
     n = 200 if quick else 5000
     with emulator(0.0) as emu:
         emu.set_quota("GetOperation", 20)
         env = {**airflow_env(grpc_target=emu.grpc_target), "AIRFLOW_CONN_BENCH_BUDGET": json.dumps(BUDGET_CONN)}
-        args = ["--n", str(n), "--rest-url", emu.rest_url, "--times-url", emu.info["times_url"]]
-        return run_json("benchmarks.polling_budget", [*args, "--proposed-budget"] if proposed else args, env, 1200)
-
-
-def part_budget(quick: bool) -> dict[str, Any]:
-    return {"polling_budget": _budget_run(quick, proposed=False)}
-
-
-def part_budget_what_if(quick: bool) -> dict[str, Any]:
-    """Not in the default run (another 4.5 minutes): part 6 with the proposed budget change."""
-    return {"polling_budget_what_if": _budget_run(quick, proposed=True)}
+        args = ["--n", str(n), "--rest-url", emu.rest_url]
+        return {"polling_budget": run_json("benchmarks.polling_budget", args, env, 1200)}
 
 
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "overhead": part_overhead, "scale": part_scale, "decode": part_decode, "policy": part_policy,
-    "worker": part_worker, "budget": part_budget, "budget-what-if": part_budget_what_if,
+    "worker": part_worker, "budget": part_budget,
 }
 
 

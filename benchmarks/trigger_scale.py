@@ -28,7 +28,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model, median, percentile
-from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
+from ccai_airflow.hooks import MAX_INFLIGHT_POLLS, ContactCenterInsightsAsyncHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 BUCKETS = 60
@@ -39,24 +39,18 @@ class Probe:
     """Measurement only (the wrapped functions are called unchanged): counts ``grpc.aio.insecure_channel``
     calls, the distinct channel objects behind the clients the triggers' hooks got from ``get_conn``, and the
     polls that came back (so that "every trigger is running" means every first poll was answered).
-
-    ``inflight_limit`` > 0 is the what-if of the proposed fix (at most that many GetOperation calls in flight
-    per process, an ``asyncio.Semaphore`` around the call); 0 measures the code as it is.
     """
 
-    def __init__(self, inflight_limit: int = 0) -> None:
+    def __init__(self) -> None:
         self.created = 0
         self.seen: set[int] = set()
         self.polls_done = 0
-        self.inflight_limit = inflight_limit
 
     def install(self) -> None:
         probe = self
         original_channel = grpc.aio.insecure_channel
         original_get_conn = ContactCenterInsightsAsyncHook.get_conn
         original_poll = ContactCenterInsightsAsyncHook.poll
-        original_get_operation = ContactCenterInsightsAsyncHook.get_operation
-        semaphore = asyncio.Semaphore(self.inflight_limit) if self.inflight_limit > 0 else None
 
         def insecure_channel(*args: Any, **kwargs: Any) -> Any:
             probe.created += 1
@@ -72,16 +66,9 @@ class Probe:
             probe.polls_done += 1
             return outcome
 
-        async def limited_get_operation(hook: ContactCenterInsightsAsyncHook, *args: Any, **kwargs: Any) -> Any:
-            assert semaphore is not None
-            async with semaphore:
-                return await original_get_operation(hook, *args, **kwargs)
-
         grpc.aio.insecure_channel = insecure_channel  # type: ignore[assignment]
         setattr(ContactCenterInsightsAsyncHook, "get_conn", get_conn)  # noqa: B010
         setattr(ContactCenterInsightsAsyncHook, "poll", poll)  # noqa: B010
-        if semaphore is not None:
-            setattr(ContactCenterInsightsAsyncHook, "get_operation", limited_get_operation)  # noqa: B010
 
 
 def create_operations(target: str, rest_url: str, n: int, lead: float, spread: float) -> list[str]:
@@ -113,11 +100,11 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 async def run_triggers(
-    names: list[str], poll_interval: float, rest_url: str, emulator_pid: int, inflight_limit: int
+    names: list[str], poll_interval: float, rest_url: str, emulator_pid: int
 ) -> dict[str, Any]:
     me = psutil.Process()
     emulator = psutil.Process(emulator_pid)
-    probe = Probe(inflight_limit)
+    probe = Probe()
     probe.install()
     # Warm up: the shared client (one channel) exists before the baseline, as in a running triggerer.
     await ContactCenterInsightsAsyncHook().poll(names[0])
@@ -165,7 +152,7 @@ async def run_triggers(
             errors[error] = errors.get(error, 0) + 1
     return {
         "triggers_n": n,
-        "inflight_limit": inflight_limit,
+        "max_inflight_polls": MAX_INFLIGHT_POLLS,
         "poll_interval_s": poll_interval,
         "events": len(events),
         "statuses": statuses,
@@ -198,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", type=float, default=60.0)
     parser.add_argument("--rest-url", required=True)
     parser.add_argument("--emulator-pid", type=int, required=True)
-    parser.add_argument("--inflight-limit", type=int, default=0, help="what-if: cap GetOperation calls in flight")
     args = parser.parse_args(argv)
     created = time.monotonic()
     names = create_operations(os.environ[EMULATOR_HOST_ENV], args.rest_url, args.n, args.lead, args.spread)
@@ -206,9 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if create_s > args.lead * 0.8:
         print(f"warning: creating {args.n} operations took {create_s:.1f} s, close to the lead {args.lead} s",
               file=sys.stderr)
-    result = asyncio.run(run_triggers(
-        names, args.poll_interval, args.rest_url, args.emulator_pid, args.inflight_limit
-    ))
+    result = asyncio.run(run_triggers(names, args.poll_interval, args.rest_url, args.emulator_pid))
     result.update({"create_s": create_s, "lead_s": args.lead, "spread_s": args.spread})
     print(json.dumps(result))
     return 0

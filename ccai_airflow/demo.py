@@ -11,48 +11,17 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ccai_airflow.emulator.process import EmulatorProcess
+
 DAG_ID = "ccai_issue_model_lifecycle"
 PROJECT = "demo-project"
-
-
-def _start_emulator(operation_seconds: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ccai_airflow.emulator", "--operation-seconds", str(operation_seconds)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.kill()
-        raise SystemExit("The emulator did not start (no ready line); see its output above.")
-    return process, json.loads(line)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _control(info: dict[str, str], action: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{info['rest_url']}/emulator/v1/{action}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
@@ -137,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     log.write_text("")
 
     started = time.monotonic()
-    emulator, info = _start_emulator(args.operation_seconds)
-    print(f"Emulator: gRPC {info['grpc_target']}, REST {info['rest_url']}")
+    emulator = EmulatorProcess(args.operation_seconds).start()
+    print(f"Emulator: gRPC {emulator.grpc_target}, REST {emulator.rest_url}")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -148,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
             {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT}}
         ),
-        "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST": info["grpc_target"],
-        "CONTACT_CENTER_INSIGHTS_EMULATOR_REST": info["rest_url"],
+        "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST": emulator.grpc_target,
+        "CONTACT_CENTER_INSIGHTS_EMULATOR_REST": emulator.rest_url,
     }
     try:
         print(f"Airflow home: {home}")
@@ -157,14 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airflow db migrate failed; see {log}", file=sys.stderr)
             return 1
         if args.fail_next_operations:
-            _control(info, "failNextOperations", {"n": args.fail_next_operations, "code": "FAILED_PRECONDITION",
-                                                  "message": "Not enough conversations to train a model"})
+            emulator.control("failNextOperations", {"n": args.fail_next_operations, "code": "FAILED_PRECONDITION",
+                                                    "message": "Not enough conversations to train a model"})
         print(f"Running {args.dag_id} with airflow dags test ...")
         code = _airflow(["dags", "test", args.dag_id], env, log)
-        with urllib.request.urlopen(f"{info['rest_url']}/emulator/v1/callCounts", timeout=10) as answer:
-            counts = json.load(answer)
+        counts = emulator.control("callCounts")
     finally:
-        _stop(emulator)
+        emulator.stop()
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
     state, tasks, summary = _results(args.dag_id)
