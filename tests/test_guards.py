@@ -13,8 +13,7 @@ from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operations import outcome_of, select_fields
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from tests.test_sensor_dag import run_dag, states, xcom
-from tests.test_trigger import first_event, start_create
+from tests.helpers import first_event, run_dag, start_create, states, xcom
 
 
 def cancelled(emulator: Emulator) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ccai_airflow.emulator import Emulator
-from tests.test_sensor_dag import run_dag, states, xcom
+from tests.helpers import run_dag, states, xcom
 
 RPC = {
     "create": "CreateIssueModel", "deploy": "DeployIssueModel", "undeploy": "UndeployIssueModel",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ccai_airflow.emulator import Emulator
-from tests.test_sensor_dag import run_dag, states, xcom
+from tests.helpers import run_dag, states, xcom
 
 OPERATION_PREFIX = "projects/test-project/locations/us-central1/operations/"
 

@@ -38,6 +38,8 @@ from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, ContactCenterInsightsOperationRetryableError
 from tests.conftest import DAGS_FOLDER, PARENT
 from tests.dags.ccai_test_reliability_dags import PERMANENT_MODES, SECRET_CONN_ID
+from tests.helpers import all_xcoms, first_event, states
+from tests.helpers import run_dag as run_any_dag
 
 OPERATION_PREFIX = f"{PARENT}/operations/"
 RETRY_LOG = "Transient error from Contact Center Insights, retrying"
@@ -46,39 +48,7 @@ RUNNING_LOG = re.compile(r"Operation projects/\S+ running; elapsed")
 
 # -- helpers ----------------------------------------------------------------------------------------
 def run_dag(dag_id: str) -> Any:
-    """Run one DAG of tests/dags/ccai_test_reliability_dags.py with dag.test(): tasks in process, triggers inline."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(DAGS_FOLDER / "ccai_test_reliability_dags.py"))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag(dag_id)
-    assert dag is not None, f"no DAG {dag_id}"
-    return dag.test()
-
-
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
-def all_xcoms(dag_run: Any) -> dict[tuple[str, str], Any]:
-    """Every XCom of the run, deserialized, by (task_id, key)."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows: list[Any] = list(session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)))
-        return {(row.task_id, row.key): XComModel.deserialize_value(row) for row in rows}
-
-
-async def first_event(trigger: ContactCenterInsightsOperationTrigger, timeout: float = 150) -> dict[str, Any]:
-    """What the triggerer does with a trigger: consume run() until the first event."""
-
-    async def consume() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload  # type: ignore[no-any-return]
-        raise AssertionError("trigger ended without an event")
-
-    return await asyncio.wait_for(consume(), timeout)
+    return run_any_dag(dag_id, DAGS_FOLDER / "ccai_test_reliability_dags.py")
 
 
 def captured(capfd: pytest.CaptureFixture[str]) -> str:
@@ -121,7 +91,7 @@ async def test_200_triggers_succeed_through_transient_faults(
     capfd.readouterr()
 
     events = await asyncio.gather(*(
-        first_event(ContactCenterInsightsOperationTrigger(operation_name=name, poll_interval=0.2))
+        first_event(ContactCenterInsightsOperationTrigger(operation_name=name, poll_interval=0.2), timeout=150)
         for name in display_names
     ))
     calls = emulator_env.call_counts()["GetOperation"]
@@ -386,7 +356,7 @@ def test_secret_key_never_leaks_in_a_deferrable_run(
     # The trigger the sensor builds, as stored in the trigger table, and the event it yields.
     trigger = ContactCenterInsightsOperationTrigger(operation_name=name, gcp_conn_id=SECRET_CONN_ID, poll_interval=0.2)
     assert_no_secret("the trigger's serialize()", json.dumps(trigger.serialize()))
-    event = asyncio.run(first_event(trigger))
+    event = asyncio.run(first_event(trigger, timeout=150))
     assert event["status"] == outcome
     assert_no_secret("the trigger event", json.dumps(event))
     if outcome == "failed":
@@ -468,7 +438,8 @@ def test_a_bad_key_fails_locally_without_leaking(
         ContactCenterInsightsHook(gcp_conn_id=secret_conn, transport="rest").get_conn()
     errors.append(conn_error.value)
     with pytest.raises(ValueError, match="Unable to load PEM") as trigger_error:
-        asyncio.run(first_event(ContactCenterInsightsOperationTrigger(operation_name=name, gcp_conn_id=secret_conn)))
+        trigger = ContactCenterInsightsOperationTrigger(operation_name=name, gcp_conn_id=secret_conn)
+        asyncio.run(first_event(trigger, timeout=150))
     errors.append(trigger_error.value)
 
     for error in errors:

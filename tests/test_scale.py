@@ -13,7 +13,7 @@ from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from ccai_airflow.operations import Status
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from tests.test_trigger import first_event, start_create
+from tests.helpers import first_event, start_create
 
 
 @pytest.mark.parametrize(("limit", "expected_peak"), [(4, 4), (64, 24)])

@@ -8,32 +8,7 @@ from typing import Any
 import pytest
 
 from ccai_airflow.emulator import Emulator
-from tests.conftest import DAGS_FOLDER
-
-
-def run_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(DAGS_FOLDER))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag(dag_id)
-    assert dag is not None, f"no DAG {dag_id} in {DAGS_FOLDER}"
-    return dag.test()
-
-
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
-def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
-        rows = session.scalars(query).all()
-        assert len(rows) == 1, f"expected one XCom {task_id}/{key}, got {rows}"
-        return XComModel.deserialize_value(rows[0])
+from tests.helpers import run_dag, states, xcom
 
 
 @pytest.mark.parametrize(

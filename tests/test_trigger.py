@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import pytest
-from google.cloud import contact_center_insights_v1 as ci
 from google.protobuf import json_format
 
 from ccai_airflow.emulator import Emulator
@@ -17,12 +16,7 @@ from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsi
 from ccai_airflow.operations import InvalidOperationNameError, outcome_of
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import PARENT
-
-
-def start_create(transport: str = "grpc") -> str:
-    client = ContactCenterInsightsHook(transport=transport).get_conn()
-    operation = client.create_issue_model(parent=PARENT, issue_model=ci.IssueModel(display_name="topics"))
-    return str(operation.operation.name)
+from tests.helpers import first_event, start_create
 
 
 def rebuild(trigger: ContactCenterInsightsOperationTrigger) -> ContactCenterInsightsOperationTrigger:
@@ -31,15 +25,6 @@ def rebuild(trigger: ContactCenterInsightsOperationTrigger) -> ContactCenterInsi
     module, _, name = path.rpartition(".")
     json.dumps(kwargs)  # only JSON values may be stored in the trigger table
     return getattr(importlib.import_module(module), name)(**kwargs)  # type: ignore[no-any-return]
-
-
-async def first_event(trigger: ContactCenterInsightsOperationTrigger, timeout: float = 30) -> dict[str, Any]:
-    async def consume() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload  # type: ignore[no-any-return]
-        raise AssertionError("trigger ended without an event")
-
-    return await asyncio.wait_for(consume(), timeout)
 
 
 def test_serialize_round_trip() -> None:
