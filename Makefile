@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ccai_airflow
+	$(BIN)/mypy ccai_airflow benchmarks e2e
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
