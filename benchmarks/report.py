@@ -137,7 +137,7 @@ def render(results: dict[str, Any]) -> str:
             ["path", "median ms", "ratio to MessageToDict"],
             [["json_format.MessageToDict(operation)", decode["message_to_dict_median_ms"], "1"],
              ["ours: outcome_of + xcom_values", decode["ours_median_ms"], _f(decode["decode_ratio"], 3)],
-             ["XCom size guard: json.dumps of the XComs", decode["size_guard_median_ms"],
+             ["XCom size guard: stored_json_size of the XComs", decode["size_guard_median_ms"],
               _f(decode["size_guard_ratio"], 3)]],
         )
         out.append("")
