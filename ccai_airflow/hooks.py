@@ -73,6 +73,9 @@ RETRY_INITIAL_S = 1.0
 RETRY_MAXIMUM_S = 32.0
 RETRY_MULTIPLIER = 2.0
 RETRY_TIMEOUT_S = 120.0
+# One GetOperation attempt that has no answer after this long is abandoned (DEADLINE_EXCEEDED, retried):
+# a call hung on a broken connection must not hold its place in flight and in the budget for ever.
+ATTEMPT_TIMEOUT_S = 60.0
 
 _HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 _REST_URL_RE = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?$")
@@ -219,7 +222,10 @@ class ContactCenterInsightsHook(GoogleBaseHook):
 
         def attempt() -> operations_pb2.Operation:
             with nullcontext() if budget is None else budget.request():
-                return client.get_operation(request={"name": name}, retry=None, timeout=timeout, metadata=metadata)
+                return client.get_operation(
+                    request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S if timeout is None else timeout,
+                    metadata=metadata,
+                )
 
         return (retry or transient_retry(self._log_retry))(attempt)()  # type: ignore[no-any-return]
 
@@ -468,8 +474,12 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         # before a wait for a place in flight.
         async with _inflight_limit(), nullcontext() if budget is None else budget.arequest():
             if self.transport == "rest":
-                return await asyncio.to_thread(client.get_operation, request={"name": name}, retry=None)
-            return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
+                return await asyncio.to_thread(
+                    client.get_operation, request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S
+                )
+            return await client.get_operation(  # type: ignore[no-any-return]
+                request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S
+            )
 
     async def request_budget(self, project: str) -> RequestBudget | None:
         """As the sync hook's; the connection extra is read once per process and connection.

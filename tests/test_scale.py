@@ -11,7 +11,7 @@ import pytest
 from ccai_airflow import hooks
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.operations import Status
+from ccai_airflow.operations import Status, parse_operation_name
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 
@@ -77,3 +77,24 @@ async def test_an_unchanged_running_operation_is_not_decoded_again(emulator_env:
     assert done.status is Status.SUCCEEDED
     assert done.response["displayName"] == "topics"
     assert emulator_env.call_counts()["GetOperation"] == 3
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+async def test_an_attempt_without_an_answer_is_abandoned_and_retried(
+    emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """A call hung on a broken connection must not hold its place in flight and in the budget for ever."""
+    monkeypatch.setattr(hooks, "ATTEMPT_TIMEOUT_S", 0.5)
+    emulator_env.set_operation_seconds(0)
+    name = start_create(transport)
+    emulator_env.inject_fault("GetOperation", code="OK", latency_s=3, count=None, rate=1.0)
+    hook = ContactCenterInsightsAsyncHook(transport=transport, requests_per_second=1000)
+    task = asyncio.create_task(hook.poll(name))
+    await asyncio.sleep(1.2)  # the first attempt timed out at 0.5 s and a retry is on its way
+    emulator_env.clear_faults()
+    outcome = await asyncio.wait_for(task, 30)
+
+    assert outcome.status is Status.SUCCEEDED
+    assert emulator_env.call_counts()["GetOperation"] >= 2
+    budget = await hook.request_budget(parse_operation_name(name).project)
+    assert budget is not None and budget.in_flight == 0  # the abandoned attempt gave its place back
