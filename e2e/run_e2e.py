@@ -346,7 +346,13 @@ def check_many_deferred_sensors(stack: Stack, api: Api, emu: dict[str, str], run
         if time.monotonic() - started > 900:
             raise E2EError(f"{SENSOR_ONLY} runs not finished after 900 s: {states}")
         time.sleep(1)
-    finals = {api.run_state(SENSOR_ONLY, r) for r in run_ids}
+    # The scheduler marks a run done on its next pass after the run's last task ended: wait for that.
+    def final_run_states() -> set[str] | None:
+        states = {api.run_state(SENSOR_ONLY, r) for r in run_ids}
+        return None if states & {"queued", "running"} else states
+
+    finals = wait_for("the runs' own states to be final", final_run_states, 120, every=2,
+                      log=stack.log("scheduler"))
     if finals != {"success"}:
         raise E2EError(f"{SENSOR_ONLY} runs ended {finals}")
     result = {"runs": runs, "all_succeeded": True, "max_deferred_at_once": deferred_max,
