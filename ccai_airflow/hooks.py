@@ -477,9 +477,10 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
                 return await asyncio.to_thread(
                     client.get_operation, request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S
                 )
-            return await client.get_operation(  # type: ignore[no-any-return]
-                request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S
-            )
+            # asyncio.timeout, not the client's timeout=: that builds a deadline decorator per call (~50 us).
+            # Expiry cancels the RPC and raises TimeoutError, which is transient.
+            async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
+                return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
 
     async def request_budget(self, project: str) -> RequestBudget | None:
         """As the sync hook's; the connection extra is read once per process and connection.
