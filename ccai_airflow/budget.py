@@ -78,13 +78,18 @@ class RequestBudget:
             self.in_flight -= 1
             self._ended.append(self._clock())
 
+    def _waits(self) -> Iterator[float]:
+        """The sleeps before a request may go: until its slot, then until the cap has room (then admitted)."""
+        delay = self._reserve()
+        if delay > 0:
+            yield delay
+        while (delay := self._admit()) > 0:
+            yield delay
+
     @contextmanager
     def request(self) -> Iterator[None]:
         """One request, from a thread: waits for its slot and for room under the cap."""
-        delay = self._reserve()
-        if delay > 0:
-            time.sleep(delay)
-        while (delay := self._admit()) > 0:
+        for delay in self._waits():
             time.sleep(delay)
         try:
             yield
@@ -94,10 +99,7 @@ class RequestBudget:
     @asynccontextmanager
     async def arequest(self) -> AsyncIterator[None]:
         """One request, from an event loop: as :meth:`request`, sleeping without blocking the loop."""
-        delay = self._reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        while (delay := self._admit()) > 0:
+        for delay in self._waits():
             await asyncio.sleep(delay)
         try:
             yield

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -366,9 +366,30 @@ _ASYNC_CLIENTS = weakref.WeakKeyDictionary()
 # (a triggerer restart) otherwise put thousands of calls in flight, and the process keeps that peak's memory.
 MAX_INFLIGHT_POLLS = 64
 _INFLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_RATE_LOOKUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[float | None]]]
+_RATE_LOOKUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
 _RATE_LOOKUPS = weakref.WeakKeyDictionary()
 _UNSET: Any = object()
+
+
+async def _once_per_loop(
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]],
+    key: tuple[Any, ...], make: Callable[[], Coroutine[Any, Any, Any]],
+) -> Any:
+    """The result of ``make()`` run once per event loop and ``key``, however many callers ask at once.
+
+    A failure is not kept: the next caller tries again.
+    """
+    loop = asyncio.get_running_loop()
+    tasks = registry.setdefault(loop, {})
+    task = tasks.get(key)
+    if task is None:
+        task = tasks[key] = loop.create_task(make())
+    try:
+        return await asyncio.shield(task)
+    except Exception:
+        if tasks.get(key) is task:
+            tasks.pop(key)
+        raise
 
 
 def _inflight_limit() -> asyncio.Semaphore:
@@ -421,16 +442,7 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound[0] is loop:
             return self._bound[1]
-        clients = _ASYNC_CLIENTS.setdefault(loop, {})
-        key = self._client_key()
-        task = clients.get(key)
-        if task is None:
-            task = clients[key] = loop.create_task(self._build_client())
-        try:
-            client = await asyncio.shield(task)
-        except Exception:
-            clients.pop(key, None)
-            raise
+        client = await _once_per_loop(_ASYNC_CLIENTS, self._client_key(), self._build_client)
         self._bound = (loop, client)
         return client
 
@@ -490,15 +502,7 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         """
         key = (self.gcp_conn_id, self.requests_per_second, emulator_endpoint(self.transport))
         if key not in _RATES:
-            loop = asyncio.get_running_loop()
-            lookups = _RATE_LOOKUPS.setdefault(loop, {})
-            task = lookups.get(key)
-            if task is None:
-                task = lookups[key] = loop.create_task(self._read_rate(key[2]))
-            try:
-                _RATES[key] = await asyncio.shield(task)
-            finally:
-                lookups.pop(key, None)
+            _RATES[key] = await _once_per_loop(_RATE_LOOKUPS, key, lambda: self._read_rate(key[2]))
         rate = _RATES[key]
         return None if rate is None else budget_for(project, rate)
 
