@@ -76,6 +76,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
             kwargs["poke_interval"] = DEFAULT_POLLING.initial
         super().__init__(**kwargs)
         self._last_age: float | None = None
+        self._poke_end_time: float | None = None  # this try's deadline, looked up at its first poke
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
@@ -100,9 +101,11 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
 
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        # Transient errors are retried within the poke, but not past the sensor's deadline.
-        end_time = self.end_time(context, self.wait_timeout)
-        outcome = self.hook.poll(self.operation_name, None if end_time is None else end_time - time.time())
+        # Transient errors are retried within the poke, but not past the sensor's deadline (read from
+        # task_state_store once per try, not at every poke).
+        if self._poke_end_time is None:
+            self._poke_end_time = self.end_time(context, self.wait_timeout) or float("inf")  # inf: no deadline
+        outcome = self.hook.poll(self.operation_name, self._poke_end_time - time.time())
         self._last_status = outcome.status
         if not outcome.done:
             log_progress(self.log, outcome)
