@@ -150,6 +150,7 @@ async def test_invalid_name_makes_no_call(emulator_env: Emulator) -> None:
 
 
 def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
+    emulator_env.set_operation_seconds(600)  # still running when listed, however loaded the machine
     names = {start_create() for _ in range(3)}
     hook = ContactCenterInsightsHook()
 
