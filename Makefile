@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks
+	$(BIN)/ruff check ccai_airflow tests e2e benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy ccai_airflow benchmarks e2e
@@ -27,7 +27,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m ccai_airflow.demo --dags-folder dags --workdir .demo
+	$(BIN)/python -m ccai_airflow.demo --workdir .demo
 
 e2e: $(STAMP)
 	$(BIN)/python e2e/run_e2e.py

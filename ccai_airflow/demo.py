@@ -21,6 +21,7 @@ from typing import Any
 from ccai_airflow.emulator.process import EmulatorProcess
 
 DAG_ID = "ccai_issue_model_lifecycle"
+EXAMPLE_DAGS = Path(__file__).parent / "example_dags"
 PROJECT = "demo-project"
 
 
@@ -86,7 +87,8 @@ def _failures(log: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--dags-folder", default="dags", help="folder with the example DAGs (default: dags)")
+    parser.add_argument("--dags-folder", default=str(EXAMPLE_DAGS),
+                        help="folder with the DAGs (default: the example DAGs shipped in the package)")
     parser.add_argument("--dag-id", default=DAG_ID, help=f"the DAG to run (default: {DAG_ID})")
     parser.add_argument("--fail-next-operations", type=int, default=0, metavar="N",
                         help="make the emulator fail the next N operations, to see a failed run")

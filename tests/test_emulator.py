@@ -29,7 +29,7 @@ from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
 
 Client = ci.ContactCenterInsightsClient
-SEED = Path("/work/shared/seeds/issue-model-operation.json")
+SEED = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
 TYPE_PREFIX = "type.googleapis.com/google.cloud.contactcenterinsights.v1."
 POLL_S = 0.05
 BOUND_S = 10.0

@@ -44,7 +44,7 @@ from ccai_airflow.operations import (
     xcom_values,
 )
 
-SEED_PATH = Path("/work/shared/seeds/issue-model-operation.json")
+SEED_PATH = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
 OP_NAME = "projects/test-project/locations/us-central1/operations/op-1"
 TYPE_PREFIX = "type.googleapis.com/"
 UNKNOWN_URL = "type.googleapis.com/example.Unknown"

@@ -90,7 +90,7 @@ with DAG(
     )
 
     @task.branch
-    def quality_gate(params: dict[str, Any], ti: Any = None) -> str:
+    def quality_gate(params: Any = None, ti: Any = None) -> str:
         stats = ti.xcom_pull(task_ids="wait_for_training", key="training_stats") or {}
         analyzed = int(stats.get("analyzedConversationsCount", 0))
         labeled = [i for i in stats.get("issueStats", {}).values() if int(i.get("labeledConversationsCount", 0)) > 0]
