@@ -30,7 +30,8 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model, median
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
-from ccai_airflow.operations import Status, outcome_of, parse_operation_name
+from ccai_airflow.names import parse_operation_name
+from ccai_airflow.outcome import Status, outcome_of
 
 Call = Callable[[], Awaitable[Any]]
 

@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+__all__ = ["DEFAULT_REQUESTS_PER_SECOND", "RequestBudget", "budget_for", "parse_rate", "reset", "resolve_rate"]
+
 # A fifth of the published per-project quota (3,000 requests/minute), leaving room for the
 # other clients of the project. Against the emulator there is no quota: no default budget.
 DEFAULT_REQUESTS_PER_SECOND = 10.0
@@ -121,6 +123,12 @@ def budget_for(project: str, rate: float) -> RequestBudget:
         return budget
 
 
+def reset() -> None:
+    """Forget every budget (for tests: a new process starts with none)."""
+    with _BUDGETS_LOCK:
+        _BUDGETS.clear()
+
+
 def parse_rate(value: object, source: str) -> float | None:
     """A requests-per-second setting from a hook argument or a connection extra (string allowed)."""
     if value is None or value == "":
@@ -132,3 +140,13 @@ def parse_rate(value: object, source: str) -> float | None:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
         raise ValueError(f"Invalid requests_per_second {value!r} in {source}: expected a number > 0.")
     return float(rate)
+
+
+def resolve_rate(explicit: float | None, extra: object, conn_id: str, emulated: bool) -> float | None:
+    """The hook's argument, else the connection's extra, else the default (none against the emulator)."""
+    if explicit is not None:
+        return explicit
+    from_connection = parse_rate(extra, f"connection {conn_id!r}")
+    if from_connection is not None:
+        return from_connection
+    return None if emulated else DEFAULT_REQUESTS_PER_SECOND

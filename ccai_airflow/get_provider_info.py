@@ -26,7 +26,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.triggers"]}],
         "operators": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.operators"]}],
         "extra-links": [
-            "ccai_airflow.operators.ContactCenterInsightsLink",
-            "ccai_airflow.operators.ContactCenterInsightsIssueModelLink",
+            "ccai_airflow.links.ContactCenterInsightsLink",
+            "ccai_airflow.links.ContactCenterInsightsIssueModelLink",
         ],
     }

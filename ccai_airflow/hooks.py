@@ -1,141 +1,78 @@
 """Sync and async hooks over the ``google-cloud-contact-center-insights`` client.
 
-With ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (gRPC, ``host:port``) or
-``CONTACT_CENTER_INSIGHTS_EMULATOR_REST`` (REST, ``http://host:port``) set, both hooks talk to
-the emulator with an insecure channel and anonymous credentials; no Airflow connection needs to
-exist then (the convention of ``PUBSUB_EMULATOR_HOST``).
+The sync hook has a typed method per call a pipeline makes (start an operation, look at it, cancel
+it, read an issue model); the operators call these. The async hook has what a trigger needs: look
+at an operation and cancel it, without blocking the event loop. Which client they talk through
+(Google or the emulator, gRPC or REST) is ``clients``'s decision.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import re
 import time
-import weakref
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-import grpc
-from airflow.providers.common.compat.sdk import AirflowNotFoundException
-from airflow.providers.google.common.consts import CLIENT_INFO
 from airflow.providers.google.common.hooks.base_google import GoogleBaseAsyncHook, GoogleBaseHook
 from asgiref.sync import sync_to_async
-from google.api_core import retry as retries
-from google.api_core import retry_async
-from google.api_core.client_options import ClientOptions
 from google.api_core.gapic_v1.method import DEFAULT
-from google.api_core.retry import exponential_sleep_generator, retry_target_async
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud.contact_center_insights_v1 import (
-    ContactCenterInsightsAsyncClient,
-    ContactCenterInsightsClient,
-)
-from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import (
-    ContactCenterInsightsGrpcAsyncIOTransport,
-    ContactCenterInsightsGrpcTransport,
-)
+from google.api_core.retry import retry_target_async
+from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient, types
 from google.longrunning import operations_pb2
 
-from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND, RequestBudget, budget_for, parse_rate
-from ccai_airflow.operations import (
-    Outcome,
-    PollingPolicy,
-    Status,
-    is_transient,
-    log_progress,
-    outcome_of,
-    outcome_of_error,
+from ccai_airflow import retrying, shared_state
+from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate
+from ccai_airflow.clients import EmulatorAware, Endpoint, async_client, sync_client
+from ccai_airflow.names import (
     parse_operation_name,
     parse_parent,
+    validate_impersonation_chain,
     validate_seconds,
+    validate_transport,
 )
+from ccai_airflow.outcome import Outcome, is_transient, log_progress, outcome_of, outcome_of_error
+from ccai_airflow.polling import PollingPolicy, next_step
 
-EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
-EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"
-TRANSPORTS = ("grpc", "rest")
+__all__ = ["ContactCenterInsightsAsyncHook", "ContactCenterInsightsHook"]
 
-# The client methods that start a long-running operation (ContactCenterInsightsClient, v1).
-LRO_METHODS = frozenset({
-    "upload_conversation", "create_analysis", "bulk_analyze_conversations", "bulk_delete_conversations",
-    "ingest_conversations", "export_insights_data", "create_issue_model", "delete_issue_model",
-    "deploy_issue_model", "undeploy_issue_model", "export_issue_model", "import_issue_model",
-    "initialize_encryption_spec", "query_metrics", "tune_qa_scorecard_revision", "bulk_upload_feedback_labels",
-    "bulk_download_feedback_labels",
-})
-
-# Transient errors of one call are retried with capped exponential backoff and jitter (the
-# sleep is drawn uniformly up to twice the nominal delay). A poll whose retries run out is
-# "not done yet", not a failure: the next poll tries again. See operations.outcome_of_error.
-RETRY_INITIAL_S = 1.0
-RETRY_MAXIMUM_S = 32.0
-RETRY_MULTIPLIER = 2.0
-RETRY_TIMEOUT_S = 120.0
-# One GetOperation attempt that has no answer after this long is abandoned (DEADLINE_EXCEEDED, retried):
-# a call hung on a broken connection must not hold its place in flight and in the budget for ever.
-ATTEMPT_TIMEOUT_S = 60.0
-
-_HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
-_REST_URL_RE = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?$")
-_SERVICE_ACCOUNT_RE = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+Metadata = Sequence[tuple[str, str]]
+_UNSET: Any = object()
 
 
-def validate_transport(transport: object) -> str:
-    if transport not in TRANSPORTS:
-        raise ValueError(f"Invalid transport {transport!r}: expected one of {list(TRANSPORTS)}.")
-    return str(transport)
+def _request(request_type: Any, **fields: Any) -> Any:
+    """A request message from the fields given; a field left None is not set."""
+    return request_type(**{name: value for name, value in fields.items() if value is not None})
 
 
-def validate_impersonation_chain(chain: object) -> str | Sequence[str] | None:
-    """None, one service account e-mail, or a list of them; anything else names the bad value."""
-    if chain is None:
-        return None
-    accounts = [chain] if isinstance(chain, str) else chain
-    if not isinstance(accounts, list | tuple) or not accounts:
-        raise ValueError(
-            f"Invalid impersonation_chain {chain!r}: expected a service account e-mail or a non-empty "
-            "list of them."
-        )
-    for account in accounts:
-        if not isinstance(account, str) or not _SERVICE_ACCOUNT_RE.match(account):
-            raise ValueError(
-                f"Invalid impersonation_chain entry {account!r}: expected a service account e-mail such "
-                "as sa@project.iam.gserviceaccount.com."
-            )
-    return chain  # type: ignore[return-value]
+class _HookOptions:
+    """What both hooks take besides the connection, validated once, and how both log a retry."""
+
+    log: Any
+    gcp_conn_id: str
+
+    def _init_options(self, transport: str, api_endpoint: str | None, requests_per_second: float | None) -> None:
+        self.transport = validate_transport(transport)
+        self.api_endpoint = api_endpoint
+        self.endpoint = Endpoint.resolve(self.transport, api_endpoint)
+        self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
+
+    @property
+    def credentials_source(self) -> str:
+        """How a credentials error names where the credentials came from (never what they hold)."""
+        return f"The credentials of connection {self.gcp_conn_id!r}"
+
+    def _log_retry(self, exc: Exception) -> None:
+        self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
 
 
-def emulator_endpoint(transport: str) -> str | None:
-    """The emulator address for ``transport`` from the environment, validated, or None."""
-    env = EMULATOR_HOST_ENV if transport == "grpc" else EMULATOR_REST_ENV
-    value = os.environ.get(env)
-    if not value:
-        return None
-    pattern = _HOST_PORT_RE if transport == "grpc" else _REST_URL_RE
-    if not pattern.match(value):
-        form = "host:port" if transport == "grpc" else "http://host:port"
-        raise ValueError(f"Invalid {env} {value!r}: expected {form}.")
-    return value.rstrip("/")
-
-
-def transient_retry(on_error: Any = None) -> retries.Retry:
-    return retries.Retry(
-        predicate=is_transient, initial=RETRY_INITIAL_S, maximum=RETRY_MAXIMUM_S,
-        multiplier=RETRY_MULTIPLIER, timeout=RETRY_TIMEOUT_S, on_error=on_error,
-    )
-
-
-def transient_async_retry(on_error: Any = None) -> retry_async.AsyncRetry:
-    return retry_async.AsyncRetry(
-        predicate=is_transient, initial=RETRY_INITIAL_S, maximum=RETRY_MAXIMUM_S,
-        multiplier=RETRY_MULTIPLIER, timeout=RETRY_TIMEOUT_S, on_error=on_error,
-    )
-
-
-class ContactCenterInsightsHook(GoogleBaseHook):
+class ContactCenterInsightsHook(EmulatorAware, _HookOptions, GoogleBaseHook):
     """Hook for the Contact Center Insights API; one client per hook.
+
+    Methods that start a long-running operation return the raw ``Operation`` at once, with the
+    client library's own retry (a blind retry of a create could start a second job); waiting is
+    separate: :meth:`poll`, :meth:`wait_for_operation`, the sensor or the trigger.
 
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account (or chain of them) to impersonate.
@@ -159,63 +96,26 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
-        self.transport = validate_transport(transport)
-        self.api_endpoint = api_endpoint
-        self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
-        self.emulator = emulator_endpoint(self.transport)
+        self._init_options(transport, api_endpoint, requests_per_second)
         super().__init__(
             gcp_conn_id=gcp_conn_id, impersonation_chain=validate_impersonation_chain(impersonation_chain),
             **kwargs,
         )
         self._client: ContactCenterInsightsClient | None = None
 
-    @classmethod
-    def get_connection(cls, conn_id: str) -> Any:
-        """The connection; against an emulator a missing connection is an empty one."""
-        try:
-            return super().get_connection(conn_id)
-        except AirflowNotFoundException:
-            if not (os.environ.get(EMULATOR_HOST_ENV) or os.environ.get(EMULATOR_REST_ENV)):
-                raise
-            from airflow.sdk.definitions.connection import Connection
-
-            return Connection(conn_id=conn_id, conn_type="google_cloud_platform")
-
-    def get_credentials_and_project_id(self) -> tuple[Credentials, str | None]:
-        if self.emulator:
-            return AnonymousCredentials(), self._get_field("project") or None
-        return super().get_credentials_and_project_id()
-
     def get_conn(self) -> ContactCenterInsightsClient:
         """The client, built once per hook."""
         if self._client is None:
-            self._client = self._build_client()
+            self._client = sync_client(self.endpoint, self.get_credentials, self.get_client_options)
         return self._client
-
-    def _build_client(self) -> ContactCenterInsightsClient:
-        if self.emulator and self.transport == "grpc":
-            channel = grpc.insecure_channel(self.emulator)
-            return ContactCenterInsightsClient(
-                transport=ContactCenterInsightsGrpcTransport(channel=channel), client_info=CLIENT_INFO
-            )
-        if self.emulator:
-            return ContactCenterInsightsClient(
-                credentials=AnonymousCredentials(), transport="rest", client_info=CLIENT_INFO,
-                client_options=ClientOptions(api_endpoint=self.emulator),
-            )
-        return ContactCenterInsightsClient(
-            credentials=self.get_credentials(), transport=self.transport, client_info=CLIENT_INFO,
-            client_options=self.get_client_options(self.api_endpoint),
-        )
 
     # -- operations -----------------------------------------------------------------------------
     def get_operation(
-        self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
-        metadata: Sequence[tuple[str, str]] = (),
+        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = ()
     ) -> operations_pb2.Operation:
-        """``operations.get``; transient errors are retried with :func:`transient_retry`.
+        """``operations.get``; transient errors are retried for up to ``retry_timeout`` seconds (at most 120).
 
-        Every attempt, retries included, is a request of the project's budget.
+        ``timeout`` bounds each attempt (default 60 s). Every attempt is a request of the project's budget.
         """
         budget = self.request_budget(parse_operation_name(name).project)
         client = self.get_conn()
@@ -223,32 +123,28 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         def attempt() -> operations_pb2.Operation:
             with nullcontext() if budget is None else budget.request():
                 return client.get_operation(
-                    request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S if timeout is None else timeout,
-                    metadata=metadata,
+                    request={"name": name}, retry=None, metadata=metadata,
+                    timeout=retrying.ATTEMPT_TIMEOUT_S if timeout is None else timeout,
                 )
 
-        return (retry or transient_retry(self._log_retry))(attempt)()  # type: ignore[no-any-return]
+        return retrying.transient_retry(self._log_retry, retry_timeout)(attempt)()  # type: ignore[no-any-return]
 
     def request_budget(self, project: str) -> RequestBudget | None:
         """The process-wide polling budget of ``project`` (None: unlimited)."""
         rate = resolve_rate(self.requests_per_second, self._get_field("requests_per_second"), self.gcp_conn_id,
-                            self.emulator)
+                            self.endpoint.emulated)
         return None if rate is None else budget_for(project, rate)
 
-    def cancel_operation(
-        self, name: str, retry: retries.Retry | None = None, timeout: float | None = None,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> None:
+    def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """Ask the server to cancel; the operation then finishes with CANCELLED."""
         parse_operation_name(name)
         self.get_conn().cancel_operation(
-            request={"name": name}, retry=retry or transient_retry(self._log_retry), timeout=timeout,
+            request={"name": name}, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
             metadata=metadata,
         )
 
     def list_operations(
-        self, parent: str, filter: str | None = None, retry: retries.Retry | None = None,
-        timeout: float | None = None, metadata: Sequence[tuple[str, str]] = (),
+        self, parent: str, filter: str | None = None, timeout: float | None = None, metadata: Metadata = ()
     ) -> list[operations_pb2.Operation]:
         """All operations under ``projects/{project}/locations/{location}``, every page."""
         parse_parent(parent)
@@ -256,7 +152,7 @@ class ContactCenterInsightsHook(GoogleBaseHook):
         found: list[operations_pb2.Operation] = []
         while True:
             page = self.get_conn().list_operations(
-                request=request, retry=retry or transient_retry(self._log_retry), timeout=timeout,
+                request=request, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
                 metadata=metadata,
             )
             found.extend(page.operations)
@@ -264,60 +160,15 @@ class ContactCenterInsightsHook(GoogleBaseHook):
                 return found
             request.page_token = page.next_page_token
 
-    # -- starting operations (waiting is separate: poll / wait_for_operation / the trigger) ------
-    def start_operation(
-        self, method: str, request: Any, retry: Any = DEFAULT, timeout: Any = DEFAULT,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> operations_pb2.Operation:
-        """Call the LRO-starting client method ``method``; return the raw ``Operation`` at once.
-
-        Start calls keep the library's default retry: a blind retry of a create could start a
-        second job.
-        """
-        if method not in LRO_METHODS:
-            raise ValueError(f"Invalid method {method!r}: expected one of {sorted(LRO_METHODS)}.")
-        future = getattr(self.get_conn(), method)(request=request, retry=retry, timeout=timeout, metadata=metadata)
-        return future.operation  # type: ignore[no-any-return]
-
-    def create_issue_model(
-        self, parent: str, issue_model: Any, retry: Any = DEFAULT, timeout: Any = DEFAULT,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> operations_pb2.Operation:
-        request = {"parent": parent, "issue_model": issue_model}
-        return self.start_operation("create_issue_model", request, retry, timeout, metadata)
-
-    def deploy_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
-    ) -> operations_pb2.Operation:
-        return self.start_operation("deploy_issue_model", {"name": name}, retry, timeout, metadata)
-
-    def undeploy_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
-    ) -> operations_pb2.Operation:
-        return self.start_operation("undeploy_issue_model", {"name": name}, retry, timeout, metadata)
-
-    def delete_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
-    ) -> operations_pb2.Operation:
-        return self.start_operation("delete_issue_model", {"name": name}, retry, timeout, metadata)
-
-    def get_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Sequence[tuple[str, str]] = ()
-    ) -> Any:
-        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
-
     def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
         """One look at the operation, classified; the sensor's poke is this.
 
         ``retry_timeout`` bounds the retries of transient errors (a caller's deadline).
         """
-        retry = None
-        if retry_timeout is not None:
-            retry = transient_retry(self._log_retry).with_timeout(min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0)))
         try:
-            operation = self.get_operation(name, retry=retry)
+            operation = self.get_operation(name, retry_timeout)
         except Exception as exc:
-            return outcome_of_error(name, exc)
+            return outcome_of_error(name, exc, self.credentials_source)
         return outcome_of(operation)
 
     def wait_for_operation(
@@ -325,86 +176,102 @@ class ContactCenterInsightsHook(GoogleBaseHook):
     ) -> Outcome:
         """Poll until the operation is done (or ``timeout`` seconds passed: a TIMEOUT outcome).
 
-        ``poll_interval`` None: the adaptive ``operations.DEFAULT_POLLING``.
+        ``poll_interval`` None: the adaptive ``polling.DEFAULT_POLLING``.
         """
         policy = PollingPolicy.for_interval(validate_seconds("poll_interval", poll_interval, zero_ok=False))
-        started = time.monotonic()
+        started = time.time()
         deadline = None if timeout is None else started + timeout
         while True:
-            outcome = self.poll(name, None if deadline is None else deadline - time.monotonic())
-            if outcome.done:
-                return outcome
+            outcome = self.poll(name, None if deadline is None else deadline - time.time())
+            step = next_step(outcome, policy, started, deadline, time.time())
+            if step.sleep is None:
+                return step.outcome
             log_progress(self.log, outcome)
-            if deadline is not None and time.monotonic() >= deadline:
-                return Outcome(Status.TIMEOUT, name, outcome.operation, error_code="DEADLINE_EXCEEDED",
-                               error_message=f"Not done after {timeout} s.")
-            delay = policy.delay(outcome.elapsed_seconds() or time.monotonic() - started)
-            pause = delay if deadline is None else min(delay, deadline - time.monotonic())
-            time.sleep(max(pause, 0.0))
+            time.sleep(step.sleep)
 
-    def _log_retry(self, exc: Exception) -> None:
-        self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
+    # -- starting operations ---------------------------------------------------------------------
+    def _start(
+        self, method: Callable[..., Any], request: Any, retry: Any, timeout: Any, metadata: Metadata
+    ) -> operations_pb2.Operation:
+        return method(request=request, retry=retry, timeout=timeout, metadata=metadata).operation  # type: ignore[no-any-return]
+
+    def create_issue_model(
+        self, parent: str, issue_model: dict[str, Any] | types.IssueModel, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start CreateIssueModel (training); the response is the ``IssueModel``."""
+        request = types.CreateIssueModelRequest(parent=parent, issue_model=issue_model)
+        return self._start(self.get_conn().create_issue_model, request, retry, timeout, metadata)
+
+    def deploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """Start DeployIssueModel. The API refuses it while another model of the location is deployed."""
+        request = types.DeployIssueModelRequest(name=name)
+        return self._start(self.get_conn().deploy_issue_model, request, retry, timeout, metadata)
+
+    def undeploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        request = types.UndeployIssueModelRequest(name=name)
+        return self._start(self.get_conn().undeploy_issue_model, request, retry, timeout, metadata)
+
+    def delete_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """Start DeleteIssueModel (of an undeployed model); the response is ``Empty``."""
+        request = types.DeleteIssueModelRequest(name=name)
+        return self._start(self.get_conn().delete_issue_model, request, retry, timeout, metadata)
+
+    def bulk_analyze_conversations(
+        self, parent: str, filter: str, analysis_percentage: float,
+        annotator_selector: dict[str, Any] | types.AnnotatorSelector | None = None, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.BulkAnalyzeConversationsRequest, parent=parent, filter=filter,
+                           analysis_percentage=analysis_percentage, annotator_selector=annotator_selector)
+        return self._start(self.get_conn().bulk_analyze_conversations, request, retry, timeout, metadata)
+
+    def ingest_conversations(
+        self, parent: str, gcs_source: dict[str, Any] | types.IngestConversationsRequest.GcsSource,
+        transcript_object_config: Any = None, conversation_config: Any = None, sample_size: int | None = None,
+        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.IngestConversationsRequest, parent=parent, gcs_source=gcs_source,
+                           transcript_object_config=transcript_object_config,
+                           conversation_config=conversation_config, sample_size=sample_size)
+        return self._start(self.get_conn().ingest_conversations, request, retry, timeout, metadata)
+
+    def export_insights_data(
+        self, parent: str, big_query_destination: dict[str, Any] | types.ExportInsightsDataRequest.BigQueryDestination,
+        filter: str = "", kms_key: str | None = None, write_disposition: str | int | None = None,
+        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.ExportInsightsDataRequest, parent=parent,
+                           big_query_destination=big_query_destination, filter=filter, kms_key=kms_key or None,
+                           write_disposition=write_disposition)
+        return self._start(self.get_conn().export_insights_data, request, retry, timeout, metadata)
+
+    # -- plain calls -----------------------------------------------------------------------------
+    def get_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> types.IssueModel:
+        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
+
+    def list_issue_models(
+        self, parent: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> list[types.IssueModel]:
+        response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
+        return list(response.issue_models)
 
 
-def resolve_rate(explicit: float | None, extra: object, conn_id: str, emulator: str | None) -> float | None:
-    """The hook's argument, else the connection's extra, else the default (none for the emulator)."""
-    if explicit is not None:
-        return explicit
-    from_connection = parse_rate(extra, f"connection {conn_id!r}")
-    if from_connection is not None:
-        return from_connection
-    return None if emulator else DEFAULT_REQUESTS_PER_SECOND
+class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
+    """Async hook for triggers: look at an operation and cancel it without blocking the event loop.
 
-
-_RATES: dict[tuple[Any, ...], float | None] = {}
-
-# One async client (one channel) per event loop and per connection/impersonation/endpoint:
-# every trigger in a triggerer process that shares those shares the client.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
-_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
-# At most this many GetOperation calls in flight per event loop: thousands of triggers started at once
-# (a triggerer restart) otherwise put thousands of calls in flight, and the process keeps that peak's memory.
-MAX_INFLIGHT_POLLS = 64
-_INFLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_RATE_LOOKUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]]
-_RATE_LOOKUPS = weakref.WeakKeyDictionary()
-_UNSET: Any = object()
-
-
-async def _once_per_loop(
-    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Task[Any]]],
-    key: tuple[Any, ...], make: Callable[[], Coroutine[Any, Any, Any]],
-) -> Any:
-    """The result of ``make()`` run once per event loop and ``key``, however many callers ask at once.
-
-    A failure is not kept: the next caller tries again.
-    """
-    loop = asyncio.get_running_loop()
-    tasks = registry.setdefault(loop, {})
-    task = tasks.get(key)
-    if task is None:
-        task = tasks[key] = loop.create_task(make())
-    try:
-        return await asyncio.shield(task)
-    except Exception:
-        if tasks.get(key) is task:
-            tasks.pop(key)
-        raise
-
-
-def _inflight_limit() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    semaphore = _INFLIGHT.get(loop)
-    if semaphore is None:
-        semaphore = _INFLIGHT[loop] = asyncio.Semaphore(MAX_INFLIGHT_POLLS)
-    return semaphore
-
-
-class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
-    """Async hook for triggers: ``get_operation`` / ``cancel_operation`` without blocking the loop.
-
-    gRPC uses ``ContactCenterInsightsAsyncClient``; the REST transport has no async client in the
-    library, so REST calls run the sync client in a worker thread.
+    Every trigger of a process with the same connection, impersonation chain, transport and endpoint
+    shares one client (``shared_state``). gRPC uses ``ContactCenterInsightsAsyncClient``; the REST
+    transport has no async client in the library, so REST calls run the sync client in a thread.
+    Arguments as for :class:`ContactCenterInsightsHook`.
     """
 
     sync_hook_class = ContactCenterInsightsHook
@@ -419,11 +286,9 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
-        self.transport = validate_transport(transport)
-        self.api_endpoint = api_endpoint
+        self._init_options(transport, api_endpoint, requests_per_second)
         self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
         self.gcp_conn_id = gcp_conn_id
-        self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
         super().__init__(
             gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, transport=transport,
             api_endpoint=api_endpoint, requests_per_second=requests_per_second, **kwargs,
@@ -434,101 +299,92 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
 
     def _client_key(self) -> tuple[Any, ...]:
         chain = self.impersonation_chain
-        chain_key = tuple(chain) if isinstance(chain, list | tuple) else chain
-        return (self.gcp_conn_id, chain_key, self.transport, self.api_endpoint, emulator_endpoint(self.transport))
+        return (self.gcp_conn_id, tuple(chain) if isinstance(chain, list | tuple) else chain, self.endpoint)
 
     async def get_conn(self) -> Any:
         """The shared client for this loop and key; created once even when many triggers ask at once."""
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound[0] is loop:
             return self._bound[1]
-        client = await _once_per_loop(_ASYNC_CLIENTS, self._client_key(), self._build_client)
+        client = await shared_state.client(self._client_key(), lambda: async_client(self.endpoint, self.get_sync_hook))
         self._bound = (loop, client)
         return client
 
-    async def _build_client(self) -> Any:
-        emulator = emulator_endpoint(self.transport)
-        if self.transport == "rest":
-            sync_hook = await self.get_sync_hook()
-            return await sync_to_async(sync_hook.get_conn)()
-        if emulator:
-            channel = grpc.aio.insecure_channel(emulator)
-            return ContactCenterInsightsAsyncClient(
-                transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=channel), client_info=CLIENT_INFO
-            )
-        sync_hook = await self.get_sync_hook()
-        credentials = await sync_to_async(sync_hook.get_credentials)()
-        return ContactCenterInsightsAsyncClient(
-            credentials=credentials, transport="grpc_asyncio", client_info=CLIENT_INFO,
-            client_options=sync_hook.get_client_options(self.api_endpoint),
-        )
+    async def get_operation(
+        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """As the sync hook's: transient errors retried up to ``retry_timeout``, each attempt in the budget.
 
-    async def get_operation(self, name: str, retry_timeout: float | None = None) -> operations_pb2.Operation:
-        """``operations.get``; transient errors are retried with :func:`transient_async_retry`.
-
-        Every attempt, retries included, is a request of the project's budget.
+        At most ``shared_state.MAX_INFLIGHT_POLLS`` calls of the loop are in flight at once.
         """
         project = parse_operation_name(name).project
         budget = self._budgets.get(project, _UNSET)
         if budget is _UNSET:
             budget = self._budgets[project] = await self.request_budget(project)
         client = await self.get_conn()
-        # What transient_async_retry(...)(attempt)() does, without building two AsyncRetry objects per poll.
-        timeout = RETRY_TIMEOUT_S if retry_timeout is None else min(RETRY_TIMEOUT_S, max(retry_timeout, 0.0))
+        # retry_target_async is what AsyncRetry calls, without building AsyncRetry objects at every poll.
         return await retry_target_async(  # type: ignore[no-any-return]
-            functools.partial(self._attempt, client, budget, name), predicate=is_transient,
-            sleep_generator=exponential_sleep_generator(RETRY_INITIAL_S, RETRY_MAXIMUM_S, RETRY_MULTIPLIER),
-            timeout=timeout, on_error=self._log_retry,
+            functools.partial(self._attempt, client, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata),
+            predicate=is_transient,
+            sleep_generator=retrying.sleep_generator(), timeout=retrying.retry_seconds(retry_timeout),
+            on_error=self._log_retry,
         )
 
-    async def _attempt(self, client: Any, budget: RequestBudget | None, name: str) -> operations_pb2.Operation:
+    async def _attempt(
+        self, client: Any, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata
+    ) -> operations_pb2.Operation:
         # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
         # before a wait for a place in flight.
-        async with _inflight_limit(), nullcontext() if budget is None else budget.arequest():
+        async with shared_state.inflight_limit(), nullcontext() if budget is None else budget.arequest():
             if self.transport == "rest":
                 return await asyncio.to_thread(
-                    client.get_operation, request={"name": name}, retry=None, timeout=ATTEMPT_TIMEOUT_S
+                    client.get_operation, request={"name": name}, retry=None, timeout=timeout, metadata=metadata
                 )
             # asyncio.timeout, not the client's timeout=: that builds a deadline decorator per call (~50 us).
             # Expiry cancels the RPC and raises TimeoutError, which is transient.
-            async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
-                return await client.get_operation(request={"name": name}, retry=None)  # type: ignore[no-any-return]
+            async with asyncio.timeout(timeout):
+                return await client.get_operation(  # type: ignore[no-any-return]
+                    request={"name": name}, retry=None, metadata=metadata
+                )
 
     async def request_budget(self, project: str) -> RequestBudget | None:
-        """As the sync hook's; the connection extra is read once per process and connection.
+        """As the sync hook's; the connection extra is read once per loop and connection.
 
         Once, also when thousands of triggers start together: they all wait for the first look-up instead of
         each building a sync hook and reading the connection in a thread before the first has finished.
         """
-        key = (self.gcp_conn_id, self.requests_per_second, emulator_endpoint(self.transport))
-        if key not in _RATES:
-            _RATES[key] = await _once_per_loop(_RATE_LOOKUPS, key, lambda: self._read_rate(key[2]))
-        rate = _RATES[key]
+        key = (self.gcp_conn_id, self.requests_per_second, self.endpoint.emulator)
+        rate = await shared_state.rate(key, self._read_rate)
         return None if rate is None else budget_for(project, rate)
 
-    async def _read_rate(self, emulator: str | None) -> float | None:
+    async def _read_rate(self) -> float | None:
         extra = None
         if self.requests_per_second is None:
             sync_hook = await self.get_sync_hook()
             extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
-        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, emulator)
+        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.emulated)
 
-    async def cancel_operation(self, name: str) -> None:
+    async def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
+        """As the sync hook's."""
         parse_operation_name(name)
         client = await self.get_conn()
         if self.transport == "rest":
             await asyncio.to_thread(
-                client.cancel_operation, request={"name": name}, retry=transient_retry(self._log_retry)
+                client.cancel_operation, request={"name": name}, retry=retrying.transient_retry(self._log_retry),
+                timeout=timeout, metadata=metadata,
             )
             return
-        await client.cancel_operation(request={"name": name}, retry=transient_async_retry(self._log_retry))
+        await client.cancel_operation(
+            request={"name": name}, retry=retrying.transient_async_retry(self._log_retry), timeout=timeout,
+            metadata=metadata,
+        )
 
     async def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
         """One look at the operation, classified; the trigger's loop is this."""
         try:
             operation = await self.get_operation(name, retry_timeout)
         except Exception as exc:
-            return outcome_of_error(name, exc)
+            return outcome_of_error(name, exc, self.credentials_source)
         if operation.done:
             self._last_running = None
             return outcome_of(operation)
@@ -540,6 +396,3 @@ class ContactCenterInsightsAsyncHook(GoogleBaseAsyncHook):
         outcome = outcome_of(operation)
         self._last_running = (key, outcome)
         return outcome
-
-    def _log_retry(self, exc: Exception) -> None:
-        self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)

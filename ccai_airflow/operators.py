@@ -12,44 +12,42 @@ it while it is running or succeeded. If it failed, the retry starts a new one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from airflow.providers.common.compat.sdk import conf
 from airflow.providers.google.cloud.links.base import BaseGoogleLink
 from airflow.providers.google.cloud.operators.cloud_base import GoogleCloudBaseOperator
 from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID
 from google.api_core.gapic_v1.method import DEFAULT
 from google.cloud.contact_center_insights_v1 import types
+from google.longrunning import operations_pb2
 
-from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
-from ccai_airflow.operations import Status, validate_seconds
-from ccai_airflow.waiting import (
-    DEFAULT_MAX_XCOM_BYTES,
-    ContactCenterInsightsOperationRetryableError,
-    OperationWaitMixin,
+from ccai_airflow.compat import conf
+from ccai_airflow.exceptions import ContactCenterInsightsOperationRetryableError
+from ccai_airflow.links import ContactCenterInsightsIssueModelLink, ContactCenterInsightsLink
+from ccai_airflow.names import (
+    child_name,
+    validate_impersonation_chain,
+    validate_location,
+    validate_seconds,
+    validate_transport,
 )
+from ccai_airflow.outcome import Status
+from ccai_airflow.waiting import OperationWaitMixin, set_task_state, task_state
+from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
+
+__all__ = [
+    "ContactCenterInsightsBulkAnalyzeConversationsOperator",
+    "ContactCenterInsightsCreateIssueModelOperator",
+    "ContactCenterInsightsDeleteIssueModelOperator",
+    "ContactCenterInsightsDeployIssueModelOperator",
+    "ContactCenterInsightsExportInsightsDataOperator",
+    "ContactCenterInsightsIngestConversationsOperator",
+    "ContactCenterInsightsStartOperationOperator",
+    "ContactCenterInsightsUndeployIssueModelOperator",
+]
 
 STATE_KEY = "ccai_operation_name"
-_LOCATION_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
-
-
-class ContactCenterInsightsLink(BaseGoogleLink):
-    """The Contact Center Insights console of the project."""
-
-    name = "Contact Center Insights"
-    key = "contact_center_insights"
-    format_str = "/contact-center/insights?project={project_id}"
-
-
-class ContactCenterInsightsIssueModelLink(BaseGoogleLink):
-    """The console page of an issue (topic) model."""
-
-    name = "Contact Center Insights Issue Model"
-    key = "contact_center_insights_issue_model"
-    format_str = "/contact-center/insights/locations/{location}/issueModels/{issue_model_id}?project={project_id}"
 
 
 class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleCloudBaseOperator):
@@ -75,7 +73,6 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     """
 
-    method: ClassVar[str]
     template_fields: Sequence[str] = ("project_id", "location", "gcp_conn_id", "impersonation_chain")
     operator_extra_links: tuple[BaseGoogleLink, ...] = (ContactCenterInsightsLink(),)
     failure_error = ContactCenterInsightsOperationRetryableError
@@ -118,9 +115,12 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         self.metadata = metadata
 
     # -- what subclasses say -------------------------------------------------------------------
-    def build_request(self, parent: str) -> Any:
-        """The request of ``method`` (a proto-plus message) for ``parent``; validate fields here."""
+    def start(self, parent: str) -> operations_pb2.Operation:
+        """Validate the request's fields, then start the operation under ``parent`` with a typed hook method."""
         raise NotImplementedError
+
+    def _call_options(self) -> dict[str, Any]:
+        return {"retry": self.retry, "timeout": self.request_timeout, "metadata": self.metadata}
 
     # -- shared ---------------------------------------------------------------------------------
     @property
@@ -130,8 +130,7 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render, then validate, so a bad templated value fails before any API call."""
         super().render_template_fields(context, jinja_env)
-        if not isinstance(self.location, str) or not _LOCATION_RE.match(self.location):
-            raise ValueError(f"Invalid location {self.location!r}: expected a location such as 'us-central1'.")
+        validate_location(self.location)
         validate_impersonation_chain(self.impersonation_chain)
 
     def execute(self, context: Any) -> Any:
@@ -156,8 +155,7 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
 
     def _resume_or_start(self, context: Any) -> str:
         """The operation of an earlier try if it is still running or succeeded; else a new one."""
-        store = context.get("task_state_store")
-        previous = store.get(STATE_KEY) if store is not None else None
+        previous = task_state(context, STATE_KEY)
         if isinstance(previous, str):
             outcome = self.hook.poll(previous)
             if outcome.status in (Status.RUNNING, Status.SUCCEEDED):
@@ -165,13 +163,9 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
                 return previous
             self.log.warning("Operation %s of an earlier try ended %s: %s; starting a new one.",
                              previous, outcome.status, outcome.error_message)
-        request = self.build_request(self._parent())
-        operation = self.hook.start_operation(
-            self.method, request, retry=self.retry, timeout=self.request_timeout, metadata=self.metadata
-        )
-        self.log.info("Started %s: %s", self.method, operation.name)
-        if store is not None:
-            store.set(STATE_KEY, operation.name)
+        operation = self.start(self._parent())
+        self.log.info("%s started operation %s", type(self).__name__, operation.name)
+        set_task_state(context, STATE_KEY, operation.name)
         return str(operation.name)
 
 
@@ -198,18 +192,7 @@ class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
         self.issue_model_id = issue_model_id
 
     def _model_name(self, parent: str) -> str:
-        value = self.issue_model_id
-        if isinstance(value, str) and value.startswith("projects/"):
-            if not value.startswith(parent + "/issueModels/") or not _ID_RE.match(value.rsplit("/", 1)[-1]):
-                raise ValueError(f"Invalid issue_model_id {value!r}: expected an id or {parent}/issueModels/ID.")
-            return value
-        if not isinstance(value, str) or not _ID_RE.match(value):
-            raise ValueError(f"Invalid issue_model_id {value!r}: expected an id or {parent}/issueModels/ID.")
-        return f"{parent}/issueModels/{value}"
-
-    def build_request(self, parent: str) -> Any:
-        name = self._model_name(parent)
-        return {"name": name}
+        return child_name(parent, "issueModels", self.issue_model_id, "issue_model_id")
 
     def execute(self, context: Any) -> Any:
         ContactCenterInsightsIssueModelLink.persist(
@@ -226,7 +209,6 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         {"filter": 'start_time > "2026-01-01T00:00:00Z"'}}`` (templated).
     """
 
-    method = "create_issue_model"
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "issue_model")
     template_fields_renderers = {"issue_model": "json"}
     operator_extra_links = (ContactCenterInsightsLink(), ContactCenterInsightsIssueModelLink())
@@ -235,10 +217,9 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         super().__init__(**kwargs)
         self.issue_model = issue_model
 
-    def build_request(self, parent: str) -> Any:
-        return types.CreateIssueModelRequest(
-            parent=parent, issue_model=_message(types.IssueModel, self.issue_model, "issue_model")
-        )
+    def start(self, parent: str) -> operations_pb2.Operation:
+        issue_model = _message(types.IssueModel, self.issue_model, "issue_model")
+        return self.hook.create_issue_model(parent, issue_model, **self._call_options())
 
     def finish(self, context: Any, outcome: Any) -> Any:
         response = super().finish(context, outcome)
@@ -252,19 +233,22 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
 class ContactCenterInsightsDeployIssueModelOperator(_IssueModelOperator):
     """Deploy an issue model so that analyses label conversations with its issues."""
 
-    method = "deploy_issue_model"
+    def start(self, parent: str) -> operations_pb2.Operation:
+        return self.hook.deploy_issue_model(self._model_name(parent), **self._call_options())
 
 
 class ContactCenterInsightsUndeployIssueModelOperator(_IssueModelOperator):
     """Undeploy an issue model."""
 
-    method = "undeploy_issue_model"
+    def start(self, parent: str) -> operations_pb2.Operation:
+        return self.hook.undeploy_issue_model(self._model_name(parent), **self._call_options())
 
 
 class ContactCenterInsightsDeleteIssueModelOperator(_IssueModelOperator):
     """Delete an (undeployed) issue model. The response is ``google.protobuf.Empty``."""
 
-    method = "delete_issue_model"
+    def start(self, parent: str) -> operations_pb2.Operation:
+        return self.hook.delete_issue_model(self._model_name(parent), **self._call_options())
 
 
 class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsightsStartOperationOperator):
@@ -275,7 +259,6 @@ class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsight
     :param annotator_selector: which annotators to run (``AnnotatorSelector`` as a dict).
     """
 
-    method = "bulk_analyze_conversations"
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "filter")
 
     def __init__(
@@ -287,17 +270,16 @@ class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsight
         self.analysis_percentage = analysis_percentage
         self.annotator_selector = annotator_selector
 
-    def build_request(self, parent: str) -> Any:
+    def start(self, parent: str) -> operations_pb2.Operation:
         if not isinstance(self.filter, str) or not self.filter.strip():
             raise ValueError(f"Invalid filter {self.filter!r}: expected a non-empty conversation filter.")
         pct = self.analysis_percentage
         if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
             raise ValueError(f"Invalid analysis_percentage {pct!r}: expected a number in (0, 100].")
-        request = types.BulkAnalyzeConversationsRequest(parent=parent, filter=self.filter, analysis_percentage=pct)
+        selector = None
         if self.annotator_selector is not None:
             selector = _message(types.AnnotatorSelector, self.annotator_selector, "annotator_selector")
-            request.annotator_selector = selector
-        return request
+        return self.hook.bulk_analyze_conversations(parent, self.filter, pct, selector, **self._call_options())
 
 
 class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStartOperationOperator):
@@ -309,7 +291,6 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
     :param sample_size: import at most this many conversations.
     """
 
-    method = "ingest_conversations"
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "gcs_source")
 
     def __init__(
@@ -322,21 +303,21 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
         self.conversation_config = conversation_config
         self.sample_size = sample_size
 
-    def build_request(self, parent: str) -> Any:
+    def start(self, parent: str) -> operations_pb2.Operation:
         request_type = types.IngestConversationsRequest
         source = _message(request_type.GcsSource, self.gcs_source, "gcs_source")
         if not source.bucket_uri.startswith("gs://"):
             raise ValueError(f"Invalid gcs_source {self.gcs_source!r}: expected a bucket_uri gs://BUCKET[/PREFIX].")
-        request = request_type(parent=parent, gcs_source=source)
+        transcript_config = conversation_config = None
         if self.transcript_object_config is not None:
-            request.transcript_object_config = _message(
+            transcript_config = _message(
                 request_type.TranscriptObjectConfig, self.transcript_object_config, "transcript_object_config")
         if self.conversation_config is not None:
-            request.conversation_config = _message(
+            conversation_config = _message(
                 request_type.ConversationConfig, self.conversation_config, "conversation_config")
-        if self.sample_size is not None:
-            request.sample_size = self.sample_size
-        return request
+        return self.hook.ingest_conversations(
+            parent, source, transcript_config, conversation_config, self.sample_size, **self._call_options()
+        )
 
 
 class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStartOperationOperator):
@@ -347,7 +328,6 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
     :param write_disposition: ``WRITE_TRUNCATE`` or ``WRITE_APPEND``.
     """
 
-    method = "export_insights_data"
     template_fields: Sequence[str] = (
         *ContactCenterInsightsStartOperationOperator.template_fields, "big_query_destination", "filter",
     )
@@ -362,21 +342,21 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
         self.kms_key = kms_key
         self.write_disposition = write_disposition
 
-    def build_request(self, parent: str) -> Any:
+    def start(self, parent: str) -> operations_pb2.Operation:
         request_type = types.ExportInsightsDataRequest
         destination = _message(request_type.BigQueryDestination, self.big_query_destination, "big_query_destination")
         if not destination.dataset:
             raise ValueError(
                 f"Invalid big_query_destination {self.big_query_destination!r}: expected at least a dataset."
             )
-        request = request_type(parent=parent, big_query_destination=destination, filter=self.filter or "")
-        if self.kms_key:
-            request.kms_key = self.kms_key
+        disposition = None
         if self.write_disposition is not None:
             dispositions = request_type.WriteDisposition.__members__
             if self.write_disposition not in dispositions:
                 raise ValueError(
                     f"Invalid write_disposition {self.write_disposition!r}: expected one of {list(dispositions)}."
                 )
-            request.write_disposition = dispositions[self.write_disposition]
-        return request
+            disposition = dispositions[self.write_disposition]
+        return self.hook.export_insights_data(
+            parent, destination, self.filter or "", self.kms_key, disposition, **self._call_options()
+        )

@@ -7,22 +7,26 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from airflow.providers.common.compat.sdk import (
+from airflow.sdk.bases.sensor import PokeReturnValue
+
+from ccai_airflow.compat import (
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     BaseSensorOperator,
     conf,
 )
-from airflow.sdk.bases.sensor import PokeReturnValue
-
-from ccai_airflow.hooks import validate_impersonation_chain, validate_transport
-from ccai_airflow.operations import DEFAULT_POLLING, log_progress, parse_operation_name, validate_seconds
-from ccai_airflow.waiting import (
-    DEFAULT_MAX_XCOM_BYTES,
-    ContactCenterInsightsOperationFailedError,
-    OperationWaitMixin,
+from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError
+from ccai_airflow.names import (
+    parse_operation_name,
+    validate_impersonation_chain,
+    validate_seconds,
+    validate_transport,
 )
+from ccai_airflow.outcome import log_progress
+from ccai_airflow.polling import DEFAULT_POLLING
+from ccai_airflow.waiting import OperationWaitMixin
+from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
 __all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
 
@@ -49,7 +53,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     :param poke_interval: seconds between polls, in every mode (the trigger gets it as its
         ``poll_interval``). Not set: adaptive polling, about a tenth of the operation's age, from 2 s
-        up to 10 min (``operations.DEFAULT_POLLING``).
+        up to 10 min (``polling.DEFAULT_POLLING``).
     """
 
     template_fields: Sequence[str] = ("operation_name", "impersonation_chain", "gcp_conn_id")

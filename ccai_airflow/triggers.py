@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ccai_airflow.hooks import (
-    ContactCenterInsightsAsyncHook,
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
+from ccai_airflow.names import (
+    parse_operation_name,
+    validate_flag,
     validate_impersonation_chain,
+    validate_seconds,
     validate_transport,
 )
-from ccai_airflow.operations import (
-    Outcome,
-    PollingPolicy,
-    Status,
-    log_progress,
-    parse_operation_name,
-    validate_seconds,
-)
+from ccai_airflow.outcome import Status, log_progress
+from ccai_airflow.polling import PollingPolicy, next_step
+
+__all__ = ["ContactCenterInsightsOperationTrigger", "cancel_logged"]
+
+
+@contextmanager
+def cancel_logged(log: Any, operation_name: str, why: str) -> Iterator[None]:
+    """Around one cancel call, sync or async: log it; a failure is logged, never raised (cancelling is best
+    effort, and the event or the error that made us cancel is what must go through)."""
+    try:
+        yield
+    except Exception as exc:
+        log.warning("Could not cancel operation %s: %s", operation_name, exc)
+    else:
+        log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", operation_name, why)
 
 
 class ContactCenterInsightsOperationTrigger(BaseTrigger):
@@ -36,7 +48,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
 
     :param operation_name: ``projects/{project}/locations/{location}/operations/{id}``.
     :param poll_interval: seconds between polls; None (default) for the adaptive
-        ``operations.DEFAULT_POLLING`` (about a tenth of the operation's age, 2 s to 10 min).
+        ``polling.DEFAULT_POLLING`` (about a tenth of the operation's age, 2 s to 10 min).
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account (or chain) to impersonate.
     :param transport: ``grpc`` or ``rest``.
@@ -69,9 +81,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int | float)):
             raise ValueError(f"Invalid end_time {end_time!r}: expected Unix seconds or None.")
         self.end_time = None if end_time is None else float(end_time)
-        if not isinstance(cancel_on_kill, bool):
-            raise ValueError(f"Invalid cancel_on_kill {cancel_on_kill!r}: expected True or False.")
-        self.cancel_on_kill = cancel_on_kill
+        self.cancel_on_kill = validate_flag("cancel_on_kill", cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         chain = self.impersonation_chain
@@ -102,19 +112,14 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         while True:
             before = None if self.end_time is None else self.end_time - time.time()
             outcome = await hook.poll(self.operation_name, retry_timeout=before)
-            if outcome.done:
-                yield TriggerEvent(outcome.to_event())
+            step = next_step(outcome, policy, started, self.end_time, time.time())
+            if step.sleep is None:
+                if step.outcome.status is Status.TIMEOUT and self.cancel_on_kill:
+                    await self._cancel(hook, "the deadline passed")
+                yield TriggerEvent(step.outcome.to_event())
                 return
             log_progress(self.log, outcome)
-            remaining = None if self.end_time is None else self.end_time - time.time()
-            if remaining is not None and remaining <= 0:
-                if self.cancel_on_kill:
-                    await self._cancel(hook, "the deadline passed")
-                yield TriggerEvent(timeout_outcome(outcome, self.end_time).to_event())
-                return
-            delay = policy.delay(outcome.elapsed_seconds() or time.time() - started)
-            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
-
+            await asyncio.sleep(step.sleep)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed/success, clear): cancel if asked to.
@@ -126,15 +131,5 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             await self._cancel(self._hook(), "the task was killed")
 
     async def _cancel(self, hook: ContactCenterInsightsAsyncHook, why: str) -> None:
-        try:
+        with cancel_logged(self.log, self.operation_name, why):
             await hook.cancel_operation(self.operation_name)
-            self.log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", self.operation_name, why)
-        except Exception as exc:  # best effort: the event (or the kill) must still go through
-            self.log.warning("Could not cancel operation %s: %s", self.operation_name, exc)
-
-
-def timeout_outcome(last: Outcome, end_time: float | None) -> Outcome:
-    return Outcome(
-        Status.TIMEOUT, last.operation_name, last.operation, error_code="DEADLINE_EXCEEDED",
-        error_message=f"Operation not done by the deadline (end_time={end_time}).",
-    )

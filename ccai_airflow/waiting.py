@@ -15,18 +15,26 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowFailException,
+from ccai_airflow.compat import (
+    AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowTaskTimeout,
     TaskDeferred,
 )
-from airflow.sdk.exceptions import AirflowRescheduleException
-
+from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operations import Outcome, Status, log_progress, select_fields, stored_json_size, xcom_values
-from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
+from ccai_airflow.names import validate_flag
+from ccai_airflow.outcome import Outcome, Status, log_progress
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger, cancel_logged
+from ccai_airflow.xcom import (
+    DEFAULT_MAX_XCOM_BYTES,
+    XComTooLargeError,
+    validate_max_xcom_bytes,
+    validate_response_fields,
+    xcoms_of,
+)
+
+__all__ = ["OperationWaitMixin", "set_task_state", "task_state"]
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
 # reports a clean "timeout" event.
@@ -34,20 +42,21 @@ DEFERRAL_TIMEOUT_GRACE_S = 60.0
 # Where the start of the first try's wait is kept (task_state_store), so that a timeout is measured
 # from the first try across retries, reschedules and triggerer restarts.
 WAIT_STARTED_KEY = "ccai_wait_started_at"
-DEFAULT_MAX_XCOM_BYTES = 1024 * 1024
 
 
-class ContactCenterInsightsOperationFailedError(AirflowFailException):
-    """The operation finished with an error, or the API refused to say (permanent error). No retry:
-    waiting again on the same operation cannot change the answer."""
+def task_state(context: Any, key: str) -> Any:
+    """``key`` from the task instance's ``task_state_store`` (Airflow 3.3+); None where there is none."""
+    store = context.get("task_state_store")
+    return store.get(key) if store is not None else None
 
 
-class ContactCenterInsightsOperationRetryableError(AirflowException):
-    """Raised by operators: a task retry starts the operation again, so Airflow's retries apply."""
-
-
-class ContactCenterInsightsXComTooLargeError(AirflowFailException):
-    """The decoded response is over ``max_xcom_bytes``: nothing was pushed, nothing truncated."""
+def set_task_state(context: Any, key: str, value: Any) -> bool:
+    """Keep ``value`` across the task's tries; False where Airflow has no ``task_state_store`` (before 3.3)."""
+    store = context.get("task_state_store")
+    if store is None:
+        return False
+    store.set(key, value)
+    return True
 
 
 class OperationWaitMixin:
@@ -72,24 +81,9 @@ class OperationWaitMixin:
         self, cancel_on_kill: bool, response_fields: Sequence[str] | None, max_xcom_bytes: int | None
     ) -> None:
         """Validate and keep the options every waiter has."""
-        if not isinstance(cancel_on_kill, bool):
-            raise ValueError(f"Invalid cancel_on_kill {cancel_on_kill!r}: expected True or False.")
-        if response_fields is not None and (
-            isinstance(response_fields, str)
-            or not isinstance(response_fields, list | tuple)
-            or not all(isinstance(f, str) and f for f in response_fields)
-        ):
-            raise ValueError(
-                f"Invalid response_fields {response_fields!r}: expected a list of dotted field names such as "
-                "['name', 'trainingStats.analyzedConversationsCount']."
-            )
-        if max_xcom_bytes is not None and (
-            isinstance(max_xcom_bytes, bool) or not isinstance(max_xcom_bytes, int) or max_xcom_bytes <= 0
-        ):
-            raise ValueError(f"Invalid max_xcom_bytes {max_xcom_bytes!r}: expected a positive integer or None.")
-        self.cancel_on_kill = cancel_on_kill
-        self.response_fields = list(response_fields) if response_fields is not None else None
-        self.max_xcom_bytes = max_xcom_bytes
+        self.cancel_on_kill = validate_flag("cancel_on_kill", cancel_on_kill)
+        self.response_fields = validate_response_fields(response_fields)
+        self.max_xcom_bytes = validate_max_xcom_bytes(max_xcom_bytes)
 
     @cached_property
     def hook(self) -> ContactCenterInsightsHook:
@@ -102,15 +96,14 @@ class OperationWaitMixin:
     def end_time(self, context: Any, timeout: float | None) -> float | None:
         """Absolute deadline: ``timeout`` from the first try's start, ``execution_timeout`` from this try's.
 
-        The first start is kept in ``task_state_store``, so retries and trigger restarts do not reset it.
+        The first start is kept in ``task_state_store`` (Airflow 3.3+), so retries and trigger restarts do
+        not reset it; before 3.3 ``timeout`` counts from the start of each try.
         """
         now = time.time()
-        store = context.get("task_state_store")
-        started = store.get(WAIT_STARTED_KEY) if store is not None else None
+        started = task_state(context, WAIT_STARTED_KEY)
         if not isinstance(started, int | float):
             started = now
-            if store is not None:
-                store.set(WAIT_STARTED_KEY, started)
+            set_task_state(context, WAIT_STARTED_KEY, started)
         ends = [] if timeout is None else [started + timeout]
         if self.execution_timeout is not None:
             ends.append(now + self.execution_timeout.total_seconds())
@@ -180,11 +173,8 @@ class OperationWaitMixin:
         if not self.cancel_on_kill or name is None or self._cancel_requested:
             return
         self._cancel_requested = True  # a timeout can also call on_kill: cancel once
-        try:
+        with cancel_logged(self.log, name, why):
             self.hook.cancel_operation(name)
-            self.log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", name, why)
-        except Exception as exc:  # cancelling is best effort: the original error must surface
-            self.log.warning("Could not cancel operation %s: %s", name, exc)
 
     # -- finishing -----------------------------------------------------------------------------
     def finish(self, context: Any, outcome: Outcome) -> Any:
@@ -194,35 +184,21 @@ class OperationWaitMixin:
             raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
         if outcome.status is not Status.SUCCEEDED:
             raise self.failure_error(outcome.describe_failure())
-        if self.response_fields:
-            outcome = select_fields(outcome, self.response_fields)
-        values = {"return_value": outcome.response, **xcom_values(outcome, selected=bool(self.response_fields))}
-        self.check_xcom_size(outcome.operation_name, values)
+        try:
+            values = xcoms_of(outcome, self.response_fields, self.max_xcom_bytes)
+        except XComTooLargeError as exc:
+            raise ContactCenterInsightsXComTooLargeError(str(exc)) from None
         ti = context["ti"]
         for key, value in values.items():
             if key != "return_value":
                 ti.xcom_push(key=key, value=value)
         self.log.info("Operation %s succeeded.", outcome.operation_name)
-        return outcome.response
+        return values["return_value"]
 
     def timeout_error(self, context: Any, message: str) -> BaseException:
         """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""
-        store = context.get("task_state_store")
-        started = store.get(WAIT_STARTED_KEY) if store is not None else None
+        started = task_state(context, WAIT_STARTED_KEY)
         timeout = self.wait_timeout
         if timeout is None or not isinstance(started, int | float) or time.time() >= started + timeout:
             return AirflowSensorTimeout(message)
         return AirflowTaskTimeout(f"{message} (execution_timeout={self.execution_timeout})")
-
-    def check_xcom_size(self, operation_name: str, values: dict[str, Any]) -> None:
-        if self.max_xcom_bytes is None:
-            return
-        # All the XComs as one JSON object, as Airflow writes them; the response they share is serialized once.
-        size = stored_json_size(values)
-        if size > self.max_xcom_bytes:
-            raise ContactCenterInsightsXComTooLargeError(
-                f"The XComs of operation {operation_name} would take {size} bytes, over max_xcom_bytes="
-                f"{self.max_xcom_bytes}; nothing was pushed. Push only the fields you need with "
-                "response_fields=[...], e.g. ['name', 'state', 'trainingStats.analyzedConversationsCount'], "
-                "or raise max_xcom_bytes (None: no limit)."
-            )

@@ -6,12 +6,16 @@ with SQLite, no examples, and ``tests/dags`` as the DAGs folder.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from google.longrunning import operations_pb2
+from google.protobuf import json_format
 
 _HOME = tempfile.mkdtemp(prefix="ccai-airflow-test-")
 DAGS_FOLDER = Path(__file__).parent / "dags"
@@ -30,6 +34,7 @@ for _var in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", "CONTACT_CENTER_INSIGHTS_E
 from ccai_airflow.emulator import Emulator  # noqa: E402
 
 PARENT = "projects/test-project/locations/us-central1"
+SEED_PATH = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
 
 
 @pytest.fixture
@@ -53,3 +58,16 @@ def airflow_db() -> str:
 
     db.resetdb()
     return _HOME
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    """The JSON of a finished CreateIssueModel operation from Google's public operations.get page."""
+    loaded = json.loads(SEED_PATH.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.fixture
+def seed_operation(seed: dict[str, Any]) -> operations_pb2.Operation:
+    return json_format.ParseDict(seed, operations_pb2.Operation())

@@ -10,9 +10,10 @@ import pytest
 
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operations import outcome_of, select_fields
+from ccai_airflow.outcome import outcome_of
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
+from ccai_airflow.xcom import select_fields
 from tests.helpers import first_event, run_dag, start_create, states, xcom
 
 

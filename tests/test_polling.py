@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccai_airflow.operations import DEFAULT_POLLING, PollingPolicy
+from ccai_airflow.polling import DEFAULT_POLLING, PollingPolicy
 
 
 def simulate(policy: PollingPolicy, duration: float) -> tuple[int, float]:

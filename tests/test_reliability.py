@@ -26,16 +26,19 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcAsyncIOTransport,
     ContactCenterInsightsGrpcTransport,
 )
-from google.longrunning import operations_pb2
 from google.protobuf import json_format
 
+from ccai_airflow.clients import EMULATOR_HOST_ENV, EMULATOR_REST_ENV
 from ccai_airflow.emulator import Emulator
-from ccai_airflow.hooks import EMULATOR_HOST_ENV, EMULATOR_REST_ENV, ContactCenterInsightsHook
-from ccai_airflow.operations import ISSUE_MODEL_TYPE
+from ccai_airflow.exceptions import (
+    ContactCenterInsightsOperationFailedError,
+    ContactCenterInsightsOperationRetryableError,
+)
+from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import ContactCenterInsightsCreateIssueModelOperator
+from ccai_airflow.outcome import ISSUE_MODEL_TYPE
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from ccai_airflow.waiting import ContactCenterInsightsOperationFailedError, ContactCenterInsightsOperationRetryableError
 from tests.conftest import DAGS_FOLDER, PARENT
 from tests.dags.ccai_test_reliability_dags import PERMANENT_MODES, SECRET_CONN_ID
 from tests.helpers import all_xcoms, first_event, states
@@ -116,24 +119,6 @@ async def test_200_triggers_succeed_through_transient_faults(
     assert calls == answered + retried
     assert calls > N_OPERATIONS * 1.2
     assert 0.25 <= retried / calls <= 0.55, f"{retried} of {calls} calls faulted"
-
-
-def test_backoff_retries_a_poll_until_it_succeeds(emulator_env: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
-    hook = ContactCenterInsightsHook()
-    name = hook.create_issue_model(PARENT, {"display_name": "backoff"}).name
-    emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=1.0, count=4)
-    capfd.readouterr()
-
-    started = time.monotonic()
-    operation = hook.get_operation(name)
-    elapsed = time.monotonic() - started
-
-    assert isinstance(operation, operations_pb2.Operation)
-    assert operation.name == name
-    assert emulator_env.call_counts()["GetOperation"] == 5
-    assert captured(capfd).count(RETRY_LOG) == 4
-    # Jittered sleeps drawn from [0, 1], [0, 2], [0, 4] and [0, 8] s: some backoff, at most their sum.
-    assert 0.5 < elapsed < 15 + 5
 
 
 async def test_deadline_holds_while_every_poll_fails_transiently(emulator_env: Emulator) -> None:

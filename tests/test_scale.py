@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from ccai_airflow import hooks
+from ccai_airflow import retrying, shared_state
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.operations import Status, parse_operation_name
+from ccai_airflow.names import parse_operation_name
+from ccai_airflow.outcome import Status
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 
@@ -20,7 +21,7 @@ from tests.helpers import first_event, start_create
 async def test_get_operation_calls_in_flight_are_capped_per_event_loop(
     emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch, limit: int, expected_peak: int
 ) -> None:
-    monkeypatch.setattr(hooks, "MAX_INFLIGHT_POLLS", limit)
+    monkeypatch.setattr(shared_state, "MAX_INFLIGHT_POLLS", limit)
     emulator_env.set_operation_seconds(0)
     names = [start_create() for _ in range(24)]
     emulator_env.inject_fault("GetOperation", code="OK", latency_s=0.2)  # every answer takes 0.2 s
@@ -40,7 +41,7 @@ async def test_triggers_started_together_read_the_connection_once(
 ) -> None:
     connection = {"conn_type": "google_cloud_platform", "extra": {"requests_per_second": "1000"}}
     monkeypatch.setenv("AIRFLOW_CONN_CCAI_SHARED_RATE", json.dumps(connection))
-    monkeypatch.setattr(hooks, "_RATES", {})  # as in a new triggerer process
+    shared_state.reset()  # as in a new triggerer process
     reads: list[str] = []
     get_field = ContactCenterInsightsHook._get_field
 
@@ -59,7 +60,7 @@ async def test_triggers_started_together_read_the_connection_once(
 
     assert {e["status"] for e in events} == {"succeeded"}
     assert reads.count("requests_per_second") == 1
-    assert {("ccai_shared_rate", None, emulator_env.grpc_target): 1000.0} == hooks._RATES
+    assert {("ccai_shared_rate", None, emulator_env.grpc_target): 1000.0} == shared_state.completed_rate_lookups()
 
 
 async def test_an_unchanged_running_operation_is_not_decoded_again(emulator_env: Emulator) -> None:
@@ -84,7 +85,7 @@ async def test_an_attempt_without_an_answer_is_abandoned_and_retried(
     emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     """A call hung on a broken connection must not hold its place in flight and in the budget for ever."""
-    monkeypatch.setattr(hooks, "ATTEMPT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(retrying, "ATTEMPT_TIMEOUT_S", 0.5)
     emulator_env.set_operation_seconds(0)
     name = start_create(transport)
     emulator_env.inject_fault("GetOperation", code="OK", latency_s=3, count=None, rate=1.0)

@@ -12,8 +12,7 @@ import pytest
 from google.protobuf import json_format
 
 from ccai_airflow.emulator import Emulator
-from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.operations import InvalidOperationNameError, outcome_of
+from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import PARENT
 from tests.helpers import first_event, start_create
@@ -122,42 +121,3 @@ async def test_rebuilt_trigger_resumes_and_gives_the_same_result(emulator_env: E
     assert emulator_env.call_counts().get("CancelOperation", 0) == 0
 
 
-async def test_one_client_per_connection_and_endpoint(emulator_env: Emulator) -> None:
-    hooks = [ContactCenterInsightsAsyncHook() for _ in range(50)]
-    clients = await asyncio.gather(*(hook.get_conn() for hook in hooks))
-    other = await ContactCenterInsightsAsyncHook(gcp_conn_id="other").get_conn()
-
-    assert len({id(client) for client in clients}) == 1
-    assert other is not clients[0]
-
-
-async def test_sync_and_async_hooks_agree(emulator_env: Emulator) -> None:
-    emulator_env.fail_next_operations(1, code="INTERNAL", message="boom")
-    failed, succeeded = start_create(), start_create()
-    await asyncio.sleep(0.5)
-    for name in (failed, succeeded, f"{PARENT}/operations/404"):
-        assert ContactCenterInsightsHook().poll(name) == await ContactCenterInsightsAsyncHook().poll(name)
-    operation = ContactCenterInsightsHook().get_operation(succeeded)
-    assert outcome_of(operation) == await ContactCenterInsightsAsyncHook().poll(succeeded)
-
-
-async def test_invalid_name_makes_no_call(emulator_env: Emulator) -> None:
-    with pytest.raises(InvalidOperationNameError):
-        await ContactCenterInsightsAsyncHook().get_operation("projects/p/locations/l/operations/../../x")
-    with pytest.raises(InvalidOperationNameError):
-        ContactCenterInsightsHook().get_operation("projects/p/locations/l/operations/")
-    assert emulator_env.call_counts() == {}
-
-
-def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
-    emulator_env.set_operation_seconds(600)  # still running when listed, however loaded the machine
-    names = {start_create() for _ in range(3)}
-    hook = ContactCenterInsightsHook()
-
-    running = {op.name for op in hook.list_operations(PARENT, filter="done=false")}
-    assert names <= running
-    hook.cancel_operation(sorted(names)[0])
-    done = {op.name for op in hook.list_operations(PARENT, filter="done=true")}
-    assert done == {sorted(names)[0]}
-    with pytest.raises(ValueError, match="Invalid parent 'projects/p'"):
-        hook.list_operations("projects/p")

@@ -1,0 +1,132 @@
+"""Which client a hook talks through: a Google endpoint or the emulator, gRPC or REST, sync or async.
+
+With ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (gRPC, ``host:port``) or
+``CONTACT_CENTER_INSIGHTS_EMULATOR_REST`` (REST, ``http://host:port``) set, the hooks talk to the
+emulator with an insecure channel and anonymous credentials, and no Airflow connection needs to
+exist (the convention of ``PUBSUB_EMULATOR_HOST``). Every emulator-specific decision is in this
+module; the hooks call :func:`sync_client` / :func:`async_client` and inherit :class:`EmulatorAware`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from airflow.providers.google.common.consts import CLIENT_INFO
+from asgiref.sync import sync_to_async
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.cloud.contact_center_insights_v1 import ContactCenterInsightsAsyncClient, ContactCenterInsightsClient
+from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import (
+    ContactCenterInsightsGrpcAsyncIOTransport,
+    ContactCenterInsightsGrpcTransport,
+)
+
+from ccai_airflow.compat import AirflowNotFoundException
+from ccai_airflow.names import validate_emulator_address
+
+__all__ = [
+    "EMULATOR_HOST_ENV",
+    "EMULATOR_REST_ENV",
+    "EmulatorAware",
+    "Endpoint",
+    "async_client",
+    "emulator_endpoint",
+    "sync_client",
+]
+
+EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
+EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"
+
+
+def emulator_endpoint(transport: str) -> str | None:
+    """The emulator address for ``transport`` from the environment, validated, or None."""
+    variable = EMULATOR_HOST_ENV if transport == "grpc" else EMULATOR_REST_ENV
+    value = os.environ.get(variable)
+    return validate_emulator_address(variable, value, transport) if value else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where calls go: ``emulator`` (an address) when the environment names one, else Google's ``api_endpoint``."""
+
+    transport: str
+    api_endpoint: str | None
+    emulator: str | None
+
+    @classmethod
+    def resolve(cls, transport: str, api_endpoint: str | None) -> Endpoint:
+        return cls(transport, api_endpoint, emulator_endpoint(transport))
+
+    @property
+    def emulated(self) -> bool:
+        return self.emulator is not None
+
+
+def sync_client(
+    endpoint: Endpoint, credentials: Callable[[], Credentials], client_options: Callable[[str | None], ClientOptions]
+) -> ContactCenterInsightsClient:
+    """A sync client; ``credentials`` and ``client_options`` are the hook's, asked for only for Google."""
+    if endpoint.emulator and endpoint.transport == "grpc":
+        channel = grpc.insecure_channel(endpoint.emulator)
+        return ContactCenterInsightsClient(
+            transport=ContactCenterInsightsGrpcTransport(channel=channel), client_info=CLIENT_INFO
+        )
+    if endpoint.emulator:
+        return ContactCenterInsightsClient(
+            credentials=AnonymousCredentials(), transport="rest", client_info=CLIENT_INFO,
+            client_options=ClientOptions(api_endpoint=endpoint.emulator),
+        )
+    return ContactCenterInsightsClient(
+        credentials=credentials(), transport=endpoint.transport, client_info=CLIENT_INFO,
+        client_options=client_options(endpoint.api_endpoint),
+    )
+
+
+async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any]]) -> Any:
+    """A client for an event loop; ``sync_hook`` gives the sync hook whose credentials it uses.
+
+    The library has no async REST client: REST gives the sync client, whose calls the async hook runs
+    in a thread. Credentials are read in a thread too, never on the loop: asgiref's ``sync_to_async``, as
+    the Google provider does, since the triggerer's connection look-ups are not made for arbitrary threads.
+    """
+    if endpoint.transport == "rest":
+        hook = await sync_hook()
+        return await sync_to_async(hook.get_conn)()
+    if endpoint.emulator:
+        channel = grpc.aio.insecure_channel(endpoint.emulator)
+        return ContactCenterInsightsAsyncClient(
+            transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=channel), client_info=CLIENT_INFO
+        )
+    hook = await sync_hook()
+    credentials = await sync_to_async(hook.get_credentials)()
+    return ContactCenterInsightsAsyncClient(
+        credentials=credentials, transport="grpc_asyncio", client_info=CLIENT_INFO,
+        client_options=hook.get_client_options(endpoint.api_endpoint),
+    )
+
+
+class EmulatorAware:
+    """Mixed into the sync hook: against the emulator, a missing connection is an empty one and the
+    credentials are anonymous; otherwise the Google provider's behaviour, unchanged."""
+
+    endpoint: Endpoint
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        try:
+            return super().get_connection(conn_id)  # type: ignore[misc]
+        except AirflowNotFoundException:
+            if not (os.environ.get(EMULATOR_HOST_ENV) or os.environ.get(EMULATOR_REST_ENV)):
+                raise
+            from airflow.sdk.definitions.connection import Connection
+
+            return Connection(conn_id=conn_id, conn_type="google_cloud_platform")
+
+    def get_credentials_and_project_id(self) -> tuple[Credentials, str | None]:
+        if self.endpoint.emulated:
+            return AnonymousCredentials(), self._get_field("project") or None  # type: ignore[attr-defined]
+        return super().get_credentials_and_project_id()  # type: ignore[misc,no-any-return]

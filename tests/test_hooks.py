@@ -1,0 +1,120 @@
+"""The hooks against the emulator: typed methods, shared clients, sync and async alike, retries, credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+
+import pytest
+from google.cloud.contact_center_insights_v1 import types
+from google.longrunning import operations_pb2
+
+from ccai_airflow.emulator import Emulator
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
+from ccai_airflow.names import InvalidOperationNameError
+from ccai_airflow.outcome import Status, outcome_of
+from tests.conftest import PARENT
+from tests.helpers import start_create
+
+RETRY_LOG = "Transient error from Contact Center Insights, retrying"
+
+
+def captured(capfd: pytest.CaptureFixture[str]) -> str:
+    output = capfd.readouterr()
+    return output.out + output.err
+
+
+async def test_one_client_per_connection_and_endpoint(emulator_env: Emulator) -> None:
+    hooks = [ContactCenterInsightsAsyncHook() for _ in range(50)]
+    clients = await asyncio.gather(*(hook.get_conn() for hook in hooks))
+    other = await ContactCenterInsightsAsyncHook(gcp_conn_id="other").get_conn()
+
+    assert len({id(client) for client in clients}) == 1
+    assert other is not clients[0]
+
+
+async def test_sync_and_async_hooks_agree(emulator_env: Emulator) -> None:
+    emulator_env.fail_next_operations(1, code="INTERNAL", message="boom")
+    failed, succeeded = start_create(), start_create()
+    await asyncio.sleep(0.5)
+    for name in (failed, succeeded, f"{PARENT}/operations/404"):
+        assert ContactCenterInsightsHook().poll(name) == await ContactCenterInsightsAsyncHook().poll(name)
+    operation = ContactCenterInsightsHook().get_operation(succeeded)
+    assert outcome_of(operation) == await ContactCenterInsightsAsyncHook().poll(succeeded)
+
+
+async def test_invalid_name_makes_no_call(emulator_env: Emulator) -> None:
+    with pytest.raises(InvalidOperationNameError):
+        await ContactCenterInsightsAsyncHook().get_operation("projects/p/locations/l/operations/../../x")
+    with pytest.raises(InvalidOperationNameError):
+        ContactCenterInsightsHook().get_operation("projects/p/locations/l/operations/")
+    assert emulator_env.call_counts() == {}
+
+
+def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
+    emulator_env.set_operation_seconds(600)  # still running when listed, however loaded the machine
+    names = {start_create() for _ in range(3)}
+    hook = ContactCenterInsightsHook()
+
+    running = {op.name for op in hook.list_operations(PARENT, filter="done=false")}
+    assert names <= running
+    hook.cancel_operation(sorted(names)[0])
+    done = {op.name for op in hook.list_operations(PARENT, filter="done=true")}
+    assert done == {sorted(names)[0]}
+    with pytest.raises(ValueError, match="Invalid parent 'projects/p'"):
+        hook.list_operations("projects/p")
+
+
+def test_backoff_retries_a_poll_until_it_succeeds(emulator_env: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+    hook = ContactCenterInsightsHook()
+    name = hook.create_issue_model(PARENT, {"display_name": "backoff"}).name
+    emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=1.0, count=4)
+    capfd.readouterr()
+
+    started = time.monotonic()
+    operation = hook.get_operation(name)
+    elapsed = time.monotonic() - started
+
+    assert isinstance(operation, operations_pb2.Operation)
+    assert operation.name == name
+    assert emulator_env.call_counts()["GetOperation"] == 5
+    assert captured(capfd).count(RETRY_LOG) == 4
+    # Jittered sleeps drawn from [0, 1], [0, 2], [0, 4] and [0, 8] s: some backoff, at most their sum.
+    assert 0.5 < elapsed < 15 + 5
+
+
+@pytest.mark.parametrize("method", ["get_operation", "cancel_operation", "poll"])
+def test_sync_and_async_hooks_take_the_same_arguments(method: str) -> None:
+    sync = inspect.signature(getattr(ContactCenterInsightsHook, method))
+    async_ = inspect.signature(getattr(ContactCenterInsightsAsyncHook, method))
+
+    assert list(sync.parameters) == list(async_.parameters)
+    assert [p.default for p in sync.parameters.values()] == [p.default for p in async_.parameters.values()]
+    assert inspect.iscoroutinefunction(getattr(ContactCenterInsightsAsyncHook, method))
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+def test_typed_methods_start_each_operation_and_wait_for_it(emulator_env: Emulator, transport: str) -> None:
+    emulator_env.set_operation_seconds(0)
+    hook = ContactCenterInsightsHook(transport=transport)
+    created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "typed"}).name)
+    model = created.response["name"]
+    started = {
+        "deploy": hook.deploy_issue_model(model),
+        "analyze": hook.bulk_analyze_conversations(PARENT, 'medium="CHAT"', 50.0, {"run_issue_model_annotator": True}),
+        "ingest": hook.ingest_conversations(PARENT, {"bucket_uri": "gs://b/chats"}, sample_size=7),
+        "export": hook.export_insights_data(PARENT, {"dataset": "d", "table": "t"}, "agent_id=1",
+                                            write_disposition="WRITE_APPEND"),
+    }
+    outcomes = {key: hook.wait_for_operation(op.name, poll_interval=0.05) for key, op in started.items()}
+
+    assert created.status is Status.SUCCEEDED
+    assert {key: outcome.status for key, outcome in outcomes.items()} == dict.fromkeys(started, Status.SUCCEEDED)
+    request = outcomes["export"].metadata["request"]
+    assert request["bigQueryDestination"] == {"dataset": "d", "table": "t"}
+    assert request["writeDisposition"] == "WRITE_APPEND"
+    assert outcomes["ingest"].metadata["request"]["sampleSize"] == 7
+    assert hook.get_issue_model(model).state == types.IssueModel.State.DEPLOYED
+    assert [m.name for m in hook.list_issue_models(PARENT)] == [model]
+    assert outcome_of(hook.get_operation(started["deploy"].name)).status is Status.SUCCEEDED
