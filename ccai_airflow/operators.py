@@ -33,7 +33,8 @@ from ccai_airflow.names import (
     validate_transport,
 )
 from ccai_airflow.outcome import Status
-from ccai_airflow.waiting import OperationWaitMixin, set_task_state, task_state
+from ccai_airflow.resume import adoptable
+from ccai_airflow.waiting import OperationWaitMixin, has_task_state, set_task_state, task_state
 from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
 __all__ = [
@@ -115,8 +116,12 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         self.metadata = metadata
 
     # -- what subclasses say -------------------------------------------------------------------
-    def start(self, parent: str) -> operations_pb2.Operation:
-        """Validate the request's fields, then start the operation under ``parent`` with a typed hook method."""
+    def build_request(self, parent: str) -> Any:
+        """The request (a proto-plus message) for ``parent``, its fields validated: no call is made."""
+        raise NotImplementedError
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        """Start the operation of ``request`` with the hook's typed method."""
         raise NotImplementedError
 
     def _call_options(self) -> dict[str, Any]:
@@ -154,8 +159,16 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         return f"projects/{self._project_id()}/locations/{self.location}"
 
     def _resume_or_start(self, context: Any) -> str:
-        """The operation of an earlier try if it is still running or succeeded; else a new one."""
+        """The operation of an earlier try if it is still running or succeeded; else a new one.
+
+        Airflow 3.3+ keeps the name in ``task_state_store``. Before 3.3 a retry looks for it: the newest
+        operation under the parent with the same request, started since the DAG run began (``adoptable``).
+        """
+        parent = self._parent()
+        request = self.build_request(parent)
         previous = task_state(context, STATE_KEY)
+        if previous is None and not has_task_state(context) and _try_number(context) > 1:
+            previous = self._earlier_try_operation(context, parent, request)
         if isinstance(previous, str):
             outcome = self.hook.poll(previous)
             if outcome.status in (Status.RUNNING, Status.SUCCEEDED):
@@ -163,10 +176,26 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
                 return previous
             self.log.warning("Operation %s of an earlier try ended %s: %s; starting a new one.",
                              previous, outcome.status, outcome.error_message)
-        operation = self.start(self._parent())
+        operation = self.start(request)
         self.log.info("%s started operation %s", type(self).__name__, operation.name)
         set_task_state(context, STATE_KEY, operation.name)
         return str(operation.name)
+
+    def _earlier_try_operation(self, context: Any, parent: str, request: Any) -> str | None:
+        since = getattr(context.get("dag_run"), "start_date", None)
+        found = adoptable(self.hook.list_operations(parent), request, since)
+        if found is not None:
+            self.log.info("Found operation %s with this task's request, started by an earlier try.", found)
+        return found
+
+
+def _try_number(context: Any) -> int:
+    return int(getattr(context.get("ti"), "try_number", 1) or 1)
+
+
+def _field(request: Any, name: str) -> Any:
+    """A field of a proto-plus request if it was set (None if not), to pass on to a typed hook method."""
+    return getattr(request, name) if name in request else None
 
 
 def _message(message_type: Any, value: Any, arg: str) -> Any:
@@ -184,6 +213,8 @@ def _message(message_type: Any, value: Any, arg: str) -> Any:
 class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
     """Operators on one existing issue model, named by id or by full resource name."""
 
+    request_type: type[Any]
+
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "issue_model_id")
     operator_extra_links = (ContactCenterInsightsLink(), ContactCenterInsightsIssueModelLink())
 
@@ -193,6 +224,9 @@ class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
 
     def _model_name(self, parent: str) -> str:
         return child_name(parent, "issueModels", self.issue_model_id, "issue_model_id")
+
+    def build_request(self, parent: str) -> Any:
+        return self.request_type(name=self._model_name(parent))
 
     def execute(self, context: Any) -> Any:
         ContactCenterInsightsIssueModelLink.persist(
@@ -217,9 +251,13 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         super().__init__(**kwargs)
         self.issue_model = issue_model
 
-    def start(self, parent: str) -> operations_pb2.Operation:
-        issue_model = _message(types.IssueModel, self.issue_model, "issue_model")
-        return self.hook.create_issue_model(parent, issue_model, **self._call_options())
+    def build_request(self, parent: str) -> Any:
+        return types.CreateIssueModelRequest(
+            parent=parent, issue_model=_message(types.IssueModel, self.issue_model, "issue_model")
+        )
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.create_issue_model(request.parent, request.issue_model, **self._call_options())
 
     def finish(self, context: Any, outcome: Any) -> Any:
         response = super().finish(context, outcome)
@@ -233,22 +271,28 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
 class ContactCenterInsightsDeployIssueModelOperator(_IssueModelOperator):
     """Deploy an issue model so that analyses label conversations with its issues."""
 
-    def start(self, parent: str) -> operations_pb2.Operation:
-        return self.hook.deploy_issue_model(self._model_name(parent), **self._call_options())
+    request_type = types.DeployIssueModelRequest
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.deploy_issue_model(request.name, **self._call_options())
 
 
 class ContactCenterInsightsUndeployIssueModelOperator(_IssueModelOperator):
     """Undeploy an issue model."""
 
-    def start(self, parent: str) -> operations_pb2.Operation:
-        return self.hook.undeploy_issue_model(self._model_name(parent), **self._call_options())
+    request_type = types.UndeployIssueModelRequest
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.undeploy_issue_model(request.name, **self._call_options())
 
 
 class ContactCenterInsightsDeleteIssueModelOperator(_IssueModelOperator):
     """Delete an (undeployed) issue model. The response is ``google.protobuf.Empty``."""
 
-    def start(self, parent: str) -> operations_pb2.Operation:
-        return self.hook.delete_issue_model(self._model_name(parent), **self._call_options())
+    request_type = types.DeleteIssueModelRequest
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.delete_issue_model(request.name, **self._call_options())
 
 
 class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsightsStartOperationOperator):
@@ -270,16 +314,23 @@ class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsight
         self.analysis_percentage = analysis_percentage
         self.annotator_selector = annotator_selector
 
-    def start(self, parent: str) -> operations_pb2.Operation:
+    def build_request(self, parent: str) -> Any:
         if not isinstance(self.filter, str) or not self.filter.strip():
             raise ValueError(f"Invalid filter {self.filter!r}: expected a non-empty conversation filter.")
         pct = self.analysis_percentage
         if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
             raise ValueError(f"Invalid analysis_percentage {pct!r}: expected a number in (0, 100].")
-        selector = None
+        request = types.BulkAnalyzeConversationsRequest(parent=parent, filter=self.filter, analysis_percentage=pct)
         if self.annotator_selector is not None:
             selector = _message(types.AnnotatorSelector, self.annotator_selector, "annotator_selector")
-        return self.hook.bulk_analyze_conversations(parent, self.filter, pct, selector, **self._call_options())
+            request.annotator_selector = selector
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        selector = request.annotator_selector if "annotator_selector" in request else None
+        return self.hook.bulk_analyze_conversations(
+            request.parent, request.filter, request.analysis_percentage, selector, **self._call_options()
+        )
 
 
 class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStartOperationOperator):
@@ -303,20 +354,26 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
         self.conversation_config = conversation_config
         self.sample_size = sample_size
 
-    def start(self, parent: str) -> operations_pb2.Operation:
+    def build_request(self, parent: str) -> Any:
         request_type = types.IngestConversationsRequest
         source = _message(request_type.GcsSource, self.gcs_source, "gcs_source")
         if not source.bucket_uri.startswith("gs://"):
             raise ValueError(f"Invalid gcs_source {self.gcs_source!r}: expected a bucket_uri gs://BUCKET[/PREFIX].")
-        transcript_config = conversation_config = None
+        request = request_type(parent=parent, gcs_source=source)
         if self.transcript_object_config is not None:
-            transcript_config = _message(
+            request.transcript_object_config = _message(
                 request_type.TranscriptObjectConfig, self.transcript_object_config, "transcript_object_config")
         if self.conversation_config is not None:
-            conversation_config = _message(
+            request.conversation_config = _message(
                 request_type.ConversationConfig, self.conversation_config, "conversation_config")
+        if self.sample_size is not None:
+            request.sample_size = self.sample_size
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.ingest_conversations(
-            parent, source, transcript_config, conversation_config, self.sample_size, **self._call_options()
+            request.parent, request.gcs_source, _field(request, "transcript_object_config"),
+            _field(request, "conversation_config"), _field(request, "sample_size"), **self._call_options()
         )
 
 
@@ -342,21 +399,27 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
         self.kms_key = kms_key
         self.write_disposition = write_disposition
 
-    def start(self, parent: str) -> operations_pb2.Operation:
+    def build_request(self, parent: str) -> Any:
         request_type = types.ExportInsightsDataRequest
         destination = _message(request_type.BigQueryDestination, self.big_query_destination, "big_query_destination")
         if not destination.dataset:
             raise ValueError(
                 f"Invalid big_query_destination {self.big_query_destination!r}: expected at least a dataset."
             )
-        disposition = None
+        request = request_type(parent=parent, big_query_destination=destination, filter=self.filter or "")
+        if self.kms_key:
+            request.kms_key = self.kms_key
         if self.write_disposition is not None:
             dispositions = request_type.WriteDisposition.__members__
             if self.write_disposition not in dispositions:
                 raise ValueError(
                     f"Invalid write_disposition {self.write_disposition!r}: expected one of {list(dispositions)}."
                 )
-            disposition = dispositions[self.write_disposition]
+            request.write_disposition = dispositions[self.write_disposition]
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.export_insights_data(
-            parent, destination, self.filter or "", self.kms_key, disposition, **self._call_options()
+            request.parent, request.big_query_destination, request.filter, request.kms_key or None,
+            _field(request, "write_disposition"), **self._call_options()
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,7 +79,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         if self.poll_interval is None:
             kwargs["poke_interval"] = DEFAULT_POLLING.initial
         super().__init__(**kwargs)
-        self._last_age: float | None = None
+        self._first_poke_at: float | None = None
         self._poke_end_time: float | None = None  # this try's deadline, looked up at its first poke
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
@@ -109,13 +109,24 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         # task_state_store once per try, not at every poke).
         if self._poke_end_time is None:
             self._poke_end_time = self.end_time(context, self.wait_timeout) or float("inf")  # inf: no deadline
+        if self._first_poke_at is None:
+            self._first_poke_at = time.time()
         outcome = self.hook.poll(self.operation_name, self._poke_end_time - time.time())
         self._last_status = outcome.status
         if not outcome.done:
             log_progress(self.log, outcome)
-            self._last_age = outcome.elapsed_seconds()
+            self._schedule_next_poke(outcome.elapsed_seconds(), self._poke_end_time)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self.finish(context, outcome))
+
+    def _schedule_next_poke(self, age: float | None, deadline: float) -> None:
+        """Adaptive polling in poke and reschedule modes, through ``poke_interval``, which the base sensor
+        reads after every poke: the policy's delay for the operation's age, never past the deadline."""
+        if self.poll_interval is not None or self.exponential_backoff:
+            return  # the user's cadence (or the base sensor's backoff) stands
+        now = time.time()
+        delay = DEFAULT_POLLING.delay(age if age is not None else now - (self._first_poke_at or now))
+        self.poke_interval = min(delay, max(deadline - now, 0.0) + 0.1)
 
     # -- deferrable ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
@@ -124,13 +135,6 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
                 return super().execute(context)
         with self._soft_fail():
             return self.wait(context, self.operation_name, self.poll_interval, self.timeout, deferrable=True)
-
-    def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
-        """Poke and reschedule modes: the adaptive policy, unless a poke_interval was given."""
-        if self.poll_interval is not None:
-            return float(super()._get_next_poke_interval(started_at, run_duration, poke_count))
-        delay = DEFAULT_POLLING.delay(self._last_age if self._last_age is not None else run_duration())
-        return delay if not self.timeout else min(delay, max(self.timeout - run_duration(), 0.0) + 0.1)
 
     @contextmanager
     def _soft_fail(self) -> Iterator[None]:

@@ -34,7 +34,7 @@ from ccai_airflow.xcom import (
     xcoms_of,
 )
 
-__all__ = ["OperationWaitMixin", "set_task_state", "task_state"]
+__all__ = ["OperationWaitMixin", "has_task_state", "set_task_state", "task_state"]
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
 # reports a clean "timeout" event.
@@ -42,6 +42,11 @@ DEFERRAL_TIMEOUT_GRACE_S = 60.0
 # Where the start of the first try's wait is kept (task_state_store), so that a timeout is measured
 # from the first try across retries, reschedules and triggerer restarts.
 WAIT_STARTED_KEY = "ccai_wait_started_at"
+
+
+def has_task_state(context: Any) -> bool:
+    """Whether Airflow keeps state across this task's tries (``task_state_store``, Airflow 3.3+)."""
+    return context.get("task_state_store") is not None
 
 
 def task_state(context: Any, key: str) -> Any:
