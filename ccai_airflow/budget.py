@@ -62,6 +62,11 @@ class RequestBudget:
             self._next = slot + self._interval
             return slot - now
 
+    def hold(self, seconds: float) -> None:
+        """Let no request that has not reserved its slot yet go for ``seconds`` (a server's Retry-After)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
     def _admit(self) -> float:
         """Let a request go now (0.0) if the cap has room; else how long to wait before asking again."""
         with self._lock:

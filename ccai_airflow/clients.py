@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import google.auth.transport.requests
 import grpc
 from airflow.providers.google.common.consts import CLIENT_INFO
 from asgiref.sync import sync_to_async
@@ -33,8 +34,10 @@ __all__ = [
     "EMULATOR_REST_ENV",
     "EmulatorAware",
     "Endpoint",
+    "SharedClient",
     "async_client",
     "emulator_endpoint",
+    "refresh_if_expired",
     "sync_client",
 ]
 
@@ -66,10 +69,29 @@ class Endpoint:
         return self.emulator is not None
 
 
+def refresh_if_expired(credentials: Credentials | None) -> None:
+    """Refresh an expired token here, before a call, not inside the transport.
+
+    Inside a gRPC channel, google-auth's errors come back as an UNAVAILABLE or INTERNAL status, which
+    would make a revoked key look transient; raised here they keep their type: a ``TransportError``
+    (a network error on the way to the token endpoint) is retried, a ``RefreshError`` ends the wait.
+    """
+    if credentials is not None and not credentials.valid:
+        credentials.refresh(google.auth.transport.requests.Request())
+
+
+@dataclass(frozen=True)
+class SharedClient:
+    """An async hook's client and the credentials it calls with (None: anonymous, the emulator)."""
+
+    client: Any
+    credentials: Credentials | None
+
+
 def sync_client(
-    endpoint: Endpoint, credentials: Callable[[], Credentials], client_options: Callable[[str | None], ClientOptions]
+    endpoint: Endpoint, credentials: Credentials | None, client_options: Callable[[str | None], ClientOptions]
 ) -> ContactCenterInsightsClient:
-    """A sync client; ``credentials`` and ``client_options`` are the hook's, asked for only for Google."""
+    """A sync client; ``credentials`` and ``client_options`` are the hook's, used only for Google."""
     if endpoint.emulator and endpoint.transport == "grpc":
         channel = grpc.insecure_channel(endpoint.emulator)
         return ContactCenterInsightsClient(
@@ -81,12 +103,12 @@ def sync_client(
             client_options=ClientOptions(api_endpoint=endpoint.emulator),
         )
     return ContactCenterInsightsClient(
-        credentials=credentials(), transport=endpoint.transport, client_info=CLIENT_INFO,
+        credentials=credentials, transport=endpoint.transport, client_info=CLIENT_INFO,
         client_options=client_options(endpoint.api_endpoint),
     )
 
 
-async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any]]) -> Any:
+async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any]]) -> SharedClient:
     """A client for an event loop; ``sync_hook`` gives the sync hook whose credentials it uses.
 
     The library has no async REST client: REST gives the sync client, whose calls the async hook runs
@@ -95,18 +117,19 @@ async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any
     """
     if endpoint.transport == "rest":
         hook = await sync_hook()
-        return await sync_to_async(hook.get_conn)()
+        client = await sync_to_async(hook.get_conn)()
+        return SharedClient(client, hook.credentials)
     if endpoint.emulator:
         channel = grpc.aio.insecure_channel(endpoint.emulator)
-        return ContactCenterInsightsAsyncClient(
+        return SharedClient(ContactCenterInsightsAsyncClient(
             transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=channel), client_info=CLIENT_INFO
-        )
+        ), None)
     hook = await sync_hook()
     credentials = await sync_to_async(hook.get_credentials)()
-    return ContactCenterInsightsAsyncClient(
+    return SharedClient(ContactCenterInsightsAsyncClient(
         credentials=credentials, transport="grpc_asyncio", client_info=CLIENT_INFO,
         client_options=hook.get_client_options(endpoint.api_endpoint),
-    )
+    ), credentials)
 
 
 class EmulatorAware:

@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 
 from airflow.providers.google.common.hooks.base_google import GoogleBaseAsyncHook, GoogleBaseHook
 from asgiref.sync import sync_to_async
-from google.api_core.gapic_v1.method import DEFAULT
 from google.api_core.retry import retry_target_async
-from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient, types
+from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
 from ccai_airflow import retrying, shared_state
 from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate
-from ccai_airflow.clients import EmulatorAware, Endpoint, async_client, sync_client
+from ccai_airflow.calls import InsightsCalls
+from ccai_airflow.clients import EmulatorAware, Endpoint, SharedClient, async_client, refresh_if_expired, sync_client
 from ccai_airflow.names import (
     parse_operation_name,
     parse_parent,
@@ -39,11 +39,6 @@ __all__ = ["ContactCenterInsightsAsyncHook", "ContactCenterInsightsHook"]
 
 Metadata = Sequence[tuple[str, str]]
 _UNSET: Any = object()
-
-
-def _request(request_type: Any, **fields: Any) -> Any:
-    """A request message from the fields given; a field left None is not set."""
-    return request_type(**{name: value for name, value in fields.items() if value is not None})
 
 
 class _HookOptions:
@@ -67,7 +62,7 @@ class _HookOptions:
         self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
 
 
-class ContactCenterInsightsHook(EmulatorAware, _HookOptions, GoogleBaseHook):
+class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, GoogleBaseHook):
     """Hook for the Contact Center Insights API; one client per hook.
 
     Methods that start a long-running operation return the raw ``Operation`` at once, with the
@@ -102,11 +97,13 @@ class ContactCenterInsightsHook(EmulatorAware, _HookOptions, GoogleBaseHook):
             **kwargs,
         )
         self._client: ContactCenterInsightsClient | None = None
+        self.credentials: Any = None  # what the client calls with; None against the emulator
 
     def get_conn(self) -> ContactCenterInsightsClient:
         """The client, built once per hook."""
         if self._client is None:
-            self._client = sync_client(self.endpoint, self.get_credentials, self.get_client_options)
+            self.credentials = None if self.endpoint.emulated else self.get_credentials()
+            self._client = sync_client(self.endpoint, self.credentials, self.get_client_options)
         return self._client
 
     # -- operations -----------------------------------------------------------------------------
@@ -121,7 +118,8 @@ class ContactCenterInsightsHook(EmulatorAware, _HookOptions, GoogleBaseHook):
         client = self.get_conn()
 
         def attempt() -> operations_pb2.Operation:
-            with nullcontext() if budget is None else budget.request():
+            refresh_if_expired(self.credentials)
+            with nullcontext() if budget is None else budget.request(), retrying.honour_retry_after(budget):
                 return client.get_operation(
                     request={"name": name}, retry=None, metadata=metadata,
                     timeout=retrying.ATTEMPT_TIMEOUT_S if timeout is None else timeout,
@@ -189,81 +187,6 @@ class ContactCenterInsightsHook(EmulatorAware, _HookOptions, GoogleBaseHook):
             log_progress(self.log, outcome)
             time.sleep(step.sleep)
 
-    # -- starting operations ---------------------------------------------------------------------
-    def _start(
-        self, method: Callable[..., Any], request: Any, retry: Any, timeout: Any, metadata: Metadata
-    ) -> operations_pb2.Operation:
-        return method(request=request, retry=retry, timeout=timeout, metadata=metadata).operation  # type: ignore[no-any-return]
-
-    def create_issue_model(
-        self, parent: str, issue_model: dict[str, Any] | types.IssueModel, retry: Any = DEFAULT,
-        timeout: Any = DEFAULT, metadata: Metadata = (),
-    ) -> operations_pb2.Operation:
-        """Start CreateIssueModel (training); the response is the ``IssueModel``."""
-        request = types.CreateIssueModelRequest(parent=parent, issue_model=issue_model)
-        return self._start(self.get_conn().create_issue_model, request, retry, timeout, metadata)
-
-    def deploy_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
-    ) -> operations_pb2.Operation:
-        """Start DeployIssueModel. The API refuses it while another model of the location is deployed."""
-        request = types.DeployIssueModelRequest(name=name)
-        return self._start(self.get_conn().deploy_issue_model, request, retry, timeout, metadata)
-
-    def undeploy_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
-    ) -> operations_pb2.Operation:
-        request = types.UndeployIssueModelRequest(name=name)
-        return self._start(self.get_conn().undeploy_issue_model, request, retry, timeout, metadata)
-
-    def delete_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
-    ) -> operations_pb2.Operation:
-        """Start DeleteIssueModel (of an undeployed model); the response is ``Empty``."""
-        request = types.DeleteIssueModelRequest(name=name)
-        return self._start(self.get_conn().delete_issue_model, request, retry, timeout, metadata)
-
-    def bulk_analyze_conversations(
-        self, parent: str, filter: str, analysis_percentage: float,
-        annotator_selector: dict[str, Any] | types.AnnotatorSelector | None = None, retry: Any = DEFAULT,
-        timeout: Any = DEFAULT, metadata: Metadata = (),
-    ) -> operations_pb2.Operation:
-        request = _request(types.BulkAnalyzeConversationsRequest, parent=parent, filter=filter,
-                           analysis_percentage=analysis_percentage, annotator_selector=annotator_selector)
-        return self._start(self.get_conn().bulk_analyze_conversations, request, retry, timeout, metadata)
-
-    def ingest_conversations(
-        self, parent: str, gcs_source: dict[str, Any] | types.IngestConversationsRequest.GcsSource,
-        transcript_object_config: Any = None, conversation_config: Any = None, sample_size: int | None = None,
-        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
-    ) -> operations_pb2.Operation:
-        request = _request(types.IngestConversationsRequest, parent=parent, gcs_source=gcs_source,
-                           transcript_object_config=transcript_object_config,
-                           conversation_config=conversation_config, sample_size=sample_size)
-        return self._start(self.get_conn().ingest_conversations, request, retry, timeout, metadata)
-
-    def export_insights_data(
-        self, parent: str, big_query_destination: dict[str, Any] | types.ExportInsightsDataRequest.BigQueryDestination,
-        filter: str = "", kms_key: str | None = None, write_disposition: str | int | None = None,
-        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
-    ) -> operations_pb2.Operation:
-        request = _request(types.ExportInsightsDataRequest, parent=parent,
-                           big_query_destination=big_query_destination, filter=filter, kms_key=kms_key or None,
-                           write_disposition=write_disposition)
-        return self._start(self.get_conn().export_insights_data, request, retry, timeout, metadata)
-
-    # -- plain calls -----------------------------------------------------------------------------
-    def get_issue_model(
-        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
-    ) -> types.IssueModel:
-        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
-
-    def list_issue_models(
-        self, parent: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
-    ) -> list[types.IssueModel]:
-        response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
-        return list(response.issue_models)
-
 
 class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
     """Async hook for triggers: look at an operation and cancel it without blocking the event loop.
@@ -293,7 +216,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, transport=transport,
             api_endpoint=api_endpoint, requests_per_second=requests_per_second, **kwargs,
         )
-        self._bound: tuple[asyncio.AbstractEventLoop, Any] | None = None  # (loop, shared client)
+        self._bound: tuple[asyncio.AbstractEventLoop, SharedClient] | None = None
         self._budgets: dict[str, RequestBudget | None] = {}
         self._last_running: tuple[bytes, Outcome] | None = None  # the last poll's running operation
 
@@ -303,12 +226,15 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
 
     async def get_conn(self) -> Any:
         """The shared client for this loop and key; created once even when many triggers ask at once."""
+        return (await self._shared()).client
+
+    async def _shared(self) -> SharedClient:
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound[0] is loop:
             return self._bound[1]
-        client = await shared_state.client(self._client_key(), lambda: async_client(self.endpoint, self.get_sync_hook))
-        self._bound = (loop, client)
-        return client
+        shared = await shared_state.client(self._client_key(), lambda: async_client(self.endpoint, self.get_sync_hook))
+        self._bound = (loop, shared)
+        return shared  # type: ignore[no-any-return]
 
     async def get_operation(
         self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = ()
@@ -321,31 +247,38 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         budget = self._budgets.get(project, _UNSET)
         if budget is _UNSET:
             budget = self._budgets[project] = await self.request_budget(project)
-        client = await self.get_conn()
+        shared = await self._shared()
         # retry_target_async is what AsyncRetry calls, without building AsyncRetry objects at every poll.
         return await retry_target_async(  # type: ignore[no-any-return]
-            functools.partial(self._attempt, client, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata),
+            functools.partial(self._attempt, shared, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata),
             predicate=is_transient,
             sleep_generator=retrying.sleep_generator(), timeout=retrying.retry_seconds(retry_timeout),
             on_error=self._log_retry,
         )
 
     async def _attempt(
-        self, client: Any, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata
+        self, shared: SharedClient, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata
     ) -> operations_pb2.Operation:
+        if shared.credentials is not None and not shared.credentials.valid:
+            await sync_to_async(refresh_if_expired)(shared.credentials)
+        client = shared.client
         # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
         # before a wait for a place in flight.
         async with shared_state.inflight_limit(), nullcontext() if budget is None else budget.arequest():
-            if self.transport == "rest":
-                return await asyncio.to_thread(
-                    client.get_operation, request={"name": name}, retry=None, timeout=timeout, metadata=metadata
-                )
-            # asyncio.timeout, not the client's timeout=: that builds a deadline decorator per call (~50 us).
-            # Expiry cancels the RPC and raises TimeoutError, which is transient.
-            async with asyncio.timeout(timeout):
-                return await client.get_operation(  # type: ignore[no-any-return]
-                    request={"name": name}, retry=None, metadata=metadata
-                )
+            with retrying.honour_retry_after(budget):
+                return await self._call(client, name, timeout, metadata)
+
+    async def _call(self, client: Any, name: str, timeout: float, metadata: Metadata) -> operations_pb2.Operation:
+        if self.transport == "rest":
+            return await asyncio.to_thread(
+                client.get_operation, request={"name": name}, retry=None, timeout=timeout, metadata=metadata
+            )
+        # asyncio.timeout, not the client's timeout=: that builds a deadline decorator per call (~50 us).
+        # Expiry cancels the RPC and raises TimeoutError, which is transient.
+        async with asyncio.timeout(timeout):
+            return await client.get_operation(  # type: ignore[no-any-return]
+                request={"name": name}, retry=None, metadata=metadata
+            )
 
     async def request_budget(self, project: str) -> RequestBudget | None:
         """As the sync hook's; the connection extra is read once per loop and connection.

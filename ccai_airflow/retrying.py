@@ -8,12 +8,17 @@ could start a second job; they keep the client library's own policy, Google's fo
 
 from __future__ import annotations
 
+import email.utils
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from google.api_core import exceptions, retry_async
 from google.api_core import retry as retries
-from google.api_core import retry_async
 from google.api_core.retry import exponential_sleep_generator
 
+from ccai_airflow.budget import RequestBudget
 from ccai_airflow.outcome import is_transient
 
 __all__ = [
@@ -22,12 +27,16 @@ __all__ = [
     "RETRY_MAXIMUM_S",
     "RETRY_MULTIPLIER",
     "RETRY_TIMEOUT_S",
+    "honour_retry_after",
+    "retry_after",
     "retry_seconds",
     "sleep_generator",
     "transient_async_retry",
     "transient_retry",
 ]
 
+# Longer waits than this that a server asks for are capped: a poll's retries are bounded anyway.
+MAX_RETRY_AFTER_S = 600.0
 # The sleep is drawn uniformly up to twice the nominal delay (google-api-core's jitter).
 RETRY_INITIAL_S = 1.0
 RETRY_MAXIMUM_S = 32.0
@@ -59,3 +68,46 @@ def transient_async_retry(on_error: Any = None, retry_timeout: float | None = No
         predicate=is_transient, initial=RETRY_INITIAL_S, maximum=RETRY_MAXIMUM_S,
         multiplier=RETRY_MULTIPLIER, timeout=retry_seconds(retry_timeout), on_error=on_error,
     )
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """How long the server asked us to wait before the next request, when it said so; else None.
+
+    A Google front end says it with a 429's ``Retry-After`` header (seconds, or an HTTP date) or with a
+    ``google.rpc.RetryInfo`` in the error details (REST and gRPC alike). Capped at ``MAX_RETRY_AFTER_S``.
+    """
+    if not isinstance(exc, exceptions.GoogleAPICallError):
+        return None
+    seconds: float | None = None
+    for detail in exc.details or ():
+        delay = getattr(detail, "retry_delay", None)
+        if delay is not None and hasattr(delay, "ToTimedelta"):
+            seconds = delay.ToTimedelta().total_seconds()
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if isinstance(value, str) and value.strip():
+        seconds = _header_seconds(value.strip())
+    return None if seconds is None or seconds <= 0 else min(seconds, MAX_RETRY_AFTER_S)
+
+
+def _header_seconds(value: str) -> float | None:
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()
+
+
+@contextmanager
+def honour_retry_after(budget: RequestBudget | None) -> Iterator[None]:
+    """Around one call: a server that asks us to wait (429 with Retry-After, or RetryInfo) holds the
+    project's whole budget, so no poll of that project in this process goes before the time it named."""
+    try:
+        yield
+    except Exception as exc:
+        delay = retry_after(exc)
+        if delay is not None and budget is not None:
+            budget.hold(delay)
+        raise

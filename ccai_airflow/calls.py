@@ -1,0 +1,106 @@
+"""The typed calls a pipeline makes besides waiting: one method per Insights method, over the hook's client.
+
+Methods that start a long-running operation return the raw ``Operation`` at once, with the client
+library's own retry (Google's policy for the API: a blind retry of a create could start a second
+job); waiting is separate. Mixed into :class:`~ccai_airflow.hooks.ContactCenterInsightsHook`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.api_core.gapic_v1.method import DEFAULT
+from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient, types
+from google.longrunning import operations_pb2
+
+__all__ = ["InsightsCalls"]
+
+Metadata = Sequence[tuple[str, str]]
+
+
+def _request(request_type: Any, **fields: Any) -> Any:
+    """A request message from the fields given; a field left None is not set."""
+    return request_type(**{name: value for name, value in fields.items() if value is not None})
+
+
+class InsightsCalls:
+    """Typed methods over ``get_conn()``; each ends in ``retry, timeout, metadata`` as the client's do."""
+
+    def get_conn(self) -> ContactCenterInsightsClient:
+        raise NotImplementedError
+
+    # -- starting operations ---------------------------------------------------------------------
+    def _start(
+        self, method: Callable[..., Any], request: Any, retry: Any, timeout: Any, metadata: Metadata
+    ) -> operations_pb2.Operation:
+        return method(request=request, retry=retry, timeout=timeout, metadata=metadata).operation  # type: ignore[no-any-return]
+
+    def create_issue_model(
+        self, parent: str, issue_model: dict[str, Any] | types.IssueModel, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start CreateIssueModel (training); the response is the ``IssueModel``."""
+        request = types.CreateIssueModelRequest(parent=parent, issue_model=issue_model)
+        return self._start(self.get_conn().create_issue_model, request, retry, timeout, metadata)
+
+    def deploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """Start DeployIssueModel. The API refuses it while another model of the location is deployed."""
+        request = types.DeployIssueModelRequest(name=name)
+        return self._start(self.get_conn().deploy_issue_model, request, retry, timeout, metadata)
+
+    def undeploy_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        request = types.UndeployIssueModelRequest(name=name)
+        return self._start(self.get_conn().undeploy_issue_model, request, retry, timeout, metadata)
+
+    def delete_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """Start DeleteIssueModel (of an undeployed model); the response is ``Empty``."""
+        request = types.DeleteIssueModelRequest(name=name)
+        return self._start(self.get_conn().delete_issue_model, request, retry, timeout, metadata)
+
+    def bulk_analyze_conversations(
+        self, parent: str, filter: str, analysis_percentage: float,
+        annotator_selector: dict[str, Any] | types.AnnotatorSelector | None = None, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.BulkAnalyzeConversationsRequest, parent=parent, filter=filter,
+                           analysis_percentage=analysis_percentage, annotator_selector=annotator_selector)
+        return self._start(self.get_conn().bulk_analyze_conversations, request, retry, timeout, metadata)
+
+    def ingest_conversations(
+        self, parent: str, gcs_source: dict[str, Any] | types.IngestConversationsRequest.GcsSource,
+        transcript_object_config: Any = None, conversation_config: Any = None, sample_size: int | None = None,
+        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.IngestConversationsRequest, parent=parent, gcs_source=gcs_source,
+                           transcript_object_config=transcript_object_config,
+                           conversation_config=conversation_config, sample_size=sample_size)
+        return self._start(self.get_conn().ingest_conversations, request, retry, timeout, metadata)
+
+    def export_insights_data(
+        self, parent: str, big_query_destination: dict[str, Any] | types.ExportInsightsDataRequest.BigQueryDestination,
+        filter: str = "", kms_key: str | None = None, write_disposition: str | int | None = None,
+        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        request = _request(types.ExportInsightsDataRequest, parent=parent,
+                           big_query_destination=big_query_destination, filter=filter, kms_key=kms_key or None,
+                           write_disposition=write_disposition)
+        return self._start(self.get_conn().export_insights_data, request, retry, timeout, metadata)
+
+    # -- plain calls -----------------------------------------------------------------------------
+    def get_issue_model(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> types.IssueModel:
+        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
+
+    def list_issue_models(
+        self, parent: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> list[types.IssueModel]:
+        response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
+        return list(response.issue_models)
