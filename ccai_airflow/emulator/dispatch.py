@@ -1,4 +1,4 @@
-"""One call path for both front ends: count, maybe inject a fault, run the backend handler."""
+"""One call path for both front ends: count, maybe inject a fault, admit the request, run the backend handler."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from google.api_core import exceptions
 from google.protobuf.message import Message
 
 from ccai_airflow.emulator.backend import Backend
+from ccai_airflow.emulator.contract import admit
 from ccai_airflow.emulator.faults import Faults
 from ccai_airflow.emulator.routes import Rpc
 
@@ -24,6 +25,8 @@ async def dispatch(backend: Backend, faults: Faults, rpc: Rpc, request: Message)
         if fault is not None:
             raise fault
         try:
+            # Faults first, then the contract: a front end that refuses a call never reaches the service.
+            admit(rpc, request)
             return getattr(backend, rpc.handler)(request)  # type: ignore[no-any-return]
         except exceptions.GoogleAPICallError:
             raise

@@ -57,7 +57,12 @@ def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, 
         if rpc.body == "*":
             json_format.ParseDict(body or {}, message)
         elif rpc.body:
-            json_format.ParseDict(body or {}, getattr(message, rpc.body))
+            # The body *is* that field (HTTP rule `body: "issue_model"`): a body that came, even `{}`, sets it,
+            # as `issue_model={}` does over gRPC. The REST client always sends one.
+            target = getattr(message, rpc.body)
+            json_format.ParseDict(body or {}, target)
+            if body is not None:
+                target.SetInParent()
         else:
             params = {key: value for key, value in query.items() if not key.startswith("$")}
             json_format.ParseDict(params, message, ignore_unknown_fields=False)
