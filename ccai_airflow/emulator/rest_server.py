@@ -7,7 +7,7 @@ Controls for another process live under ``/emulator/v1/``.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,6 +23,7 @@ from ccai_airflow.emulator.faults import Faults
 from ccai_airflow.emulator.routes import RPCS, Rpc
 
 MAX_BODY_BYTES = 1024 * 1024
+_SYSTEM = frozenset({"alt", "fields", "key", "prettyPrint", "quotaUser", "callback"})  # Google system parameters
 _JSON = "application/json"
 
 
@@ -64,13 +65,34 @@ def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, 
             if body is not None:
                 target.SetInParent()
         else:
-            params = {key: value for key, value in query.items() if not key.startswith("$")}
+            # System parameters ($alt, alt, $fields, ...) are the front end's, not fields of the request.
+            params = {key: value for key, value in query.items() if not key.startswith("$") and key not in _SYSTEM}
             json_format.ParseDict(params, message, ignore_unknown_fields=False)
     except (json_format.ParseError, TypeError, AttributeError) as exc:
         raise exceptions.InvalidArgument(f"Invalid request for {rpc.name}: {exc}") from None
     for field_name, value in match.items():
         setattr(message, field_name, unquote(value))
     return message
+
+
+def enums_as_numbers(query: Mapping[str, str]) -> bool:
+    """Whether the answer writes enums as numbers: ``$alt=json;enum-encoding=int`` (or ``alt=``).
+
+    Google's REST clients (Python ``rest_helpers.transcode_request(rest_numeric_enums=True)``, Node's
+    gax fallback) send it on every call of the API's own methods, and Google's front ends then write
+    ``"state": 1``; without it they write names. The Python client's ``google.longrunning`` mixins do
+    not send it, so their answers keep names.
+    """
+    alt = query.get("$alt", query.get("alt"))
+    if alt is None:
+        return False
+    kind, *options = (part.strip() for part in alt.split(";"))
+    settings = dict(option.partition("=")[::2] for option in options)
+    if kind != "json" or settings not in ({}, {"enum-encoding": "int"}):
+        raise exceptions.InvalidArgument(
+            f"Invalid $alt {alt!r}: the emulator answers 'json' or 'json;enum-encoding=int'."
+        )
+    return settings.get("enum-encoding") == "int"
 
 
 def _route(method: str, path: str) -> tuple[Rpc, dict[str, str]] | None:
@@ -116,9 +138,13 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             raise exceptions.NotFound(f"Unknown method {request.method} {request.path}.")
         rpc, match = found
         body = await _json_body(request) if rpc.body else None
-        message = _build_request(rpc, match, body, dict(request.query))
+        query = dict(request.query)
+        numbers = enums_as_numbers(query)
+        message = _build_request(rpc, match, body, query)
         response = await dispatch(backend, faults, rpc, message)
-        return web.Response(text=json_format.MessageToJson(response), content_type=_JSON)
+        # The printer's settings reach messages packed in an Any (operation metadata and response) too.
+        text = json_format.MessageToJson(response, use_integers_for_enums=numbers)
+        return web.Response(text=text, content_type=_JSON)
 
     @web.middleware
     async def errors(
