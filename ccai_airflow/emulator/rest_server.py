@@ -6,6 +6,7 @@ Controls for another process live under ``/emulator/v1/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from google.protobuf.message import Message
 
 from ccai_airflow.emulator.backend import Backend
 from ccai_airflow.emulator.dispatch import dispatch
-from ccai_airflow.emulator.faults import Faults
+from ccai_airflow.emulator.faults import Faults, InjectedError
 from ccai_airflow.emulator.routes import RPCS, Rpc
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,10 +28,27 @@ _SYSTEM = frozenset({"alt", "fields", "key", "prettyPrint", "quotaUser", "callba
 _JSON = "application/json"
 
 
+# What a Google front end answers when it, not the API, fails a call (the shape of its "Error 502 (Server
+# Error)!!1" page): HTML, so a client that expects the API's JSON error object has to cope without one.
+_HTML = """<!DOCTYPE html>
+<html lang=en><meta charset=utf-8><title>Error {code} ({reason})!!1</title>
+<p><b>{code}.</b> <ins>That's an error.</ins>
+<p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.
+<ins>That's all we know.</ins>
+"""
+
+
 def _error(exc: exceptions.GoogleAPICallError) -> web.Response:
     status = exc.grpc_status_code.name if exc.grpc_status_code else "UNKNOWN"
     code = int(exc.code or 500)
-    return web.json_response({"error": {"code": code, "message": exc.message, "status": status}}, status=code)
+    headers = exc.headers if isinstance(exc, InjectedError) else {}
+    if isinstance(exc, InjectedError) and exc.body == "html":
+        reason = "Server Error" if code >= 500 else "Client Error"
+        return web.Response(
+            text=_HTML.format(code=code, reason=reason), status=code, content_type="text/html", headers=headers
+        )
+    body = {"error": {"code": code, "message": exc.message, "status": status}}
+    return web.json_response(body, status=code, headers=headers)
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -141,7 +159,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
         query = dict(request.query)
         numbers = enums_as_numbers(query)
         message = _build_request(rpc, match, body, query)
-        response = await dispatch(backend, faults, rpc, message)
+        transport = request.transport
+        response = await dispatch(backend, faults, rpc, message, None if transport is None else transport.abort)
         # The printer's settings reach messages packed in an Any (operation metadata and response) too.
         text = json_format.MessageToJson(response, use_integers_for_enums=numbers)
         return web.Response(text=text, content_type=_JSON)
@@ -152,6 +171,10 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
     ) -> web.StreamResponse:
         try:
             return await handler(request)
+        except InjectedError as exc:
+            if exc.drop:  # the connection is gone: nothing to answer, end the request as aiohttp ends a lost one
+                raise asyncio.CancelledError from None
+            return _error(exc)
         except exceptions.GoogleAPICallError as exc:
             return _error(exc)
         except web.HTTPRequestEntityTooLarge:
