@@ -2,7 +2,9 @@
 
 Every public method takes and returns raw protobuf messages (``Type.pb()`` of the
 generated proto-plus types) so the gRPC and REST front ends share one implementation.
-Errors are raised as ``google.api_core.exceptions`` (one class per status code); the
+Requests reach it already admitted by :mod:`ccai_airflow.emulator.contract` (required fields,
+resource-name forms, enum values): the checks here are the ones the definition cannot express,
+each with its source in a comment. Errors are raised as ``google.api_core.exceptions`` (one class per status code); the
 front ends turn them into a gRPC status or an HTTP error body.
 
 Operations are lazy: each has a due time on the emulator clock and is finished by the
@@ -14,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +29,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
-_SEG = r"[A-Za-z0-9_.~-]+"
-PARENT_RE = re.compile(rf"^projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})\Z")
-OPERATION_RE = re.compile(rf"^projects/{_SEG}/locations/{_SEG}/operations/(?P<id>{_SEG})\Z")
-ISSUE_MODEL_RE = re.compile(rf"^(?P<parent>projects/{_SEG}/locations/{_SEG})/issueModels/(?P<id>{_SEG})\Z")
+from ccai_airflow.emulator.contract import clear_output_only
 
 # Raw protobuf messages of the generated types: their fields are only known at run time.
 Message = Any
@@ -41,12 +39,9 @@ _MAX_FAILURES = 100_000  # fail_next_operations queues one entry per failure
 State = types.IssueModel.State
 
 
-def check_name(value: str, pattern: re.Pattern[str], field_name: str, expected: str) -> re.Match[str]:
-    """Match ``value`` or raise INVALID_ARGUMENT naming the field, the value and the form."""
-    match = pattern.match(value or "")
-    if match is None:
-        raise exceptions.InvalidArgument(f"Invalid {field_name} {value!r}: expected {expected}.")
-    return match
+def parent_of(name: str) -> str:
+    """``projects/p/locations/l/issueModels/1`` -> ``projects/p/locations/l`` (names are admitted already)."""
+    return "/".join(name.split("/")[:4])
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -136,7 +131,6 @@ class Backend:
             return _copy(op.proto)
 
     def list_operations(self, request: operations_pb2.ListOperationsRequest) -> operations_pb2.ListOperationsResponse:
-        check_name(request.name, PARENT_RE, "name", "projects/{project}/locations/{location}")
         done_filter = _parse_done_filter(request.filter)
         if request.page_size < 0:
             raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected >= 0.")
@@ -169,18 +163,13 @@ class Backend:
 
     # -- issue models ---------------------------------------------------------------------------
     def create_issue_model(self, request: Message) -> operations_pb2.Operation:
-        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
-        model = IssueModel()
-        model.CopyFrom(request.issue_model)
-        if model.input_data_config.training_conversations_count < 0:
-            raise exceptions.InvalidArgument(
-                f"Invalid issue_model.input_data_config.training_conversations_count "
-                f"{model.input_data_config.training_conversations_count}: expected >= 0."
-            )
-        if model.model_type not in (0, 1, 2):
-            raise exceptions.InvalidArgument(f"Invalid issue_model.model_type {model.model_type}.")
+        # Output only fields the client set (state, create_time, training_stats, ...) are ignored, as
+        # field_behavior.proto asks; the metadata still echoes the request as sent ("The original request
+        # for creation.", CreateIssueModelMetadata.request), as the reference's sample operation shows.
+        model = clear_output_only(_copy(request.issue_model))
         with self._lock:
-            model_id = str(next(self._ids) * 1000 + _stable_int(parent.string, 0, 999))
+            model_id = str(next(self._ids) * 1000 + _stable_int(request.parent, 0, 999))
+            # IssueModel.name is "Immutable." and the server picks the id: a name the client set is replaced.
             model.name = f"{request.parent}/issueModels/{model_id}"
 
             def finish() -> Message:
@@ -188,7 +177,7 @@ class Backend:
                 self._models[model.name] = model
                 return _copy(model)
 
-            return self._start("CreateIssueModelMetadata", request, parent.string, finish)
+            return self._start("CreateIssueModelMetadata", request, request.parent, finish)
 
     def get_issue_model(self, request: Message) -> Message:
         with self._lock:
@@ -196,7 +185,6 @@ class Backend:
             return _copy(self._find_model(request.name))
 
     def list_issue_models(self, request: Message) -> Message:
-        check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
         with self._lock:
             self._advance()
             prefix = request.parent + "/issueModels/"
@@ -204,7 +192,25 @@ class Backend:
             return types.ListIssueModelsResponse.pb()(issue_models=models)
 
     def deploy_issue_model(self, request: Message) -> operations_pb2.Operation:
-        return self._transition(
+        # "Deploys an issue model. Returns an error if a model is already deployed." (DeployIssueModel's
+        # reference text): one deployed model per project and location. The call itself fails, before any
+        # operation starts, like every other precondition the server can see at request time. A model
+        # DEPLOYING or UNDEPLOYING counts as deployed: either operation may still end with it DEPLOYED (an
+        # undeploy that fails or is cancelled rolls back), and two DEPLOYED models must never result.
+        with self._lock:
+            self._advance()
+            model = self._find_model(request.name)
+            if model.state == State.UNDEPLOYED:
+                busy = (State.DEPLOYED, State.DEPLOYING, State.UNDEPLOYING)
+                parent = parent_of(model.name)
+                for other in self._models.values():
+                    if other.state in busy and parent_of(other.name) == parent:
+                        raise exceptions.FailedPrecondition(
+                            f"Cannot deploy issue model {model.name}: issue model {other.name} is already "
+                            f"{State(other.state).name} in {parent}, and only one issue model can be deployed "
+                            "per project and location; undeploy it first."
+                        )
+            return self._transition(
             request, "DeployIssueModelMetadata", State.UNDEPLOYED, State.DEPLOYING, State.DEPLOYED,
             types.DeployIssueModelResponse.pb(),
         )
@@ -219,6 +225,8 @@ class Backend:
         with self._lock:
             self._advance()
             model = self._find_model(request.name)
+            # No reference text says so; kept from the first emulator: a model that may be serving analyses
+            # (or is on its way in or out) is not deleted under them. The documented flow undeploys first.
             if model.state not in (State.UNDEPLOYED, State.STATE_UNSPECIFIED):
                 raise exceptions.FailedPrecondition(
                     f"Issue model {model.name} is {State(model.state).name}; undeploy it before deleting."
@@ -233,21 +241,25 @@ class Backend:
             def rollback() -> None:
                 model.state = before
 
-            parent = ISSUE_MODEL_RE.match(model.name)
-            assert parent is not None
-            return self._start("DeleteIssueModelMetadata", request, parent["parent"], finish, rollback)
+            return self._start("DeleteIssueModelMetadata", request, parent_of(model.name), finish, rollback)
 
     # -- conversations and insights -------------------------------------------------------------
     def bulk_analyze_conversations(self, request: Message) -> operations_pb2.Operation:
-        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        # "Required. Filter used to select the subset of conversations to analyze.": the contract rejects an
+        # empty filter; one of blanks only selects nothing either (the emulator's reading).
         if not request.filter.strip():
             raise exceptions.InvalidArgument(
                 f"Invalid filter {request.filter!r}: a filter selecting the conversations is required."
             )
-        if not 0 < request.analysis_percentage <= 100:
+        # "Required. Percentage of selected conversation to analyze, between [0, 100]." 0 is the unset value
+        # of a required float, which the contract already rejected; `not <=` rejects NaN too.
+        if not 0 <= request.analysis_percentage <= 100:
             raise exceptions.InvalidArgument(
-                f"Invalid analysis_percentage {request.analysis_percentage}: expected a number in (0, 100]."
+                f"Invalid analysis_percentage {request.analysis_percentage}: expected a number in [0, 100]."
             )
+        # AnnotatorSelector.issue_models: "The provided issue model will only be used for inference if the
+        # issue model is deployed": a model that is not deployed is skipped, not an error, so the emulator
+        # accepts any. What a deployed model adds to an analysis is not visible through the RPCs served.
         total = max(1, int(_stable_int(request.filter, 200, 5000) * request.analysis_percentage / 100))
         failed = total // 50
 
@@ -262,13 +274,16 @@ class Backend:
             )
 
         with self._lock:
-            return self._start("BulkAnalyzeConversationsMetadata", request, parent.string, finish, progress=progress)
+            return self._start("BulkAnalyzeConversationsMetadata", request, request.parent, finish, progress=progress)
 
     def ingest_conversations(self, request: Message) -> operations_pb2.Operation:
-        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
+        # The request names one source (oneof `source`, whose only member is gcs_source), a Cloud Storage
+        # bucket: "Required. The Cloud Storage bucket containing source objects.", written gs://BUCKET as in
+        # the reference's own examples (metadata_bucket_uri). With no source there is nothing to ingest.
         uri = request.gcs_source.bucket_uri
         if not uri.startswith("gs://") or len(uri) <= len("gs://"):
             raise exceptions.InvalidArgument(f"Invalid gcs_source.bucket_uri {uri!r}: expected gs://BUCKET[/PREFIX].")
+        # "the number of objects to ingest": a count, so never negative (the emulator's reading).
         if request.sample_size < 0:
             raise exceptions.InvalidArgument(f"Invalid sample_size {request.sample_size}: expected >= 0.")
         total = request.sample_size or _stable_int(uri, 50, 2000)
@@ -283,19 +298,20 @@ class Backend:
 
         with self._lock:
             return self._start(
-                "IngestConversationsMetadata", request, parent.string,
+                "IngestConversationsMetadata", request, request.parent,
                 lambda: types.IngestConversationsResponse.pb()(), progress=progress,
             )
 
     def export_insights_data(self, request: Message) -> operations_pb2.Operation:
-        parent = check_name(request.parent, PARENT_RE, "parent", "projects/{project}/locations/{location}")
-        if not request.HasField("big_query_destination") or not request.big_query_destination.dataset:
+        # "Export insights data to a destination defined in the request body." (ExportInsightsData): oneof
+        # `destination` must be set; its Required dataset is the contract's business.
+        if not request.HasField("big_query_destination"):
             raise exceptions.InvalidArgument(
                 "Invalid big_query_destination: expected a destination with at least a dataset."
             )
         with self._lock:
             return self._start(
-                "ExportInsightsDataMetadata", request, parent.string,
+                "ExportInsightsDataMetadata", request, request.parent,
                 lambda: types.ExportInsightsDataResponse.pb()(),
             )
 
@@ -320,9 +336,7 @@ class Backend:
             def rollback() -> None:
                 model.state = source
 
-            parent = ISSUE_MODEL_RE.match(model.name)
-            assert parent is not None
-            return self._start(metadata_type, request, parent["parent"], finish, rollback)
+            return self._start(metadata_type, request, parent_of(model.name), finish, rollback)
 
     def _start(
         self,
@@ -381,14 +395,12 @@ class Backend:
         op.proto.metadata.Pack(op.metadata)
 
     def _find_operation(self, name: str) -> _Operation:
-        check_name(name, OPERATION_RE, "name", "projects/{project}/locations/{location}/operations/{operation}")
         op = self._operations.get(name)
         if op is None:
             raise exceptions.NotFound(f"Operation {name} not found.")
         return op
 
     def _find_model(self, name: str) -> Message:
-        check_name(name, ISSUE_MODEL_RE, "name", "projects/{project}/locations/{location}/issueModels/{issue_model}")
         model = self._models.get(name)
         if model is None:
             raise exceptions.NotFound(f"Issue model {name} not found.")
@@ -399,8 +411,7 @@ def _train(model: Message, now: float) -> None:
     """Fill the output fields of a trained issue model with deterministic, plausible stats."""
     seed = model.display_name or model.name
     config = model.input_data_config
-    if not config.training_conversations_count:
-        config.training_conversations_count = _stable_int(seed + config.filter, 1000, 20000)
+    config.training_conversations_count = _stable_int(seed + config.filter, 1000, 20000)  # Output only
     if config.medium == 0:
         config.medium = types.Conversation.Medium.CHAT
     analyzed = config.training_conversations_count * 2 // 3

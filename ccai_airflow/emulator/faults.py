@@ -1,4 +1,10 @@
-"""RPC-level fault injection and call counting, shared by the gRPC and REST front ends."""
+"""RPC-level fault injection and call counting, shared by the gRPC and REST front ends.
+
+Besides a status code, a fault can take the shapes a Google front end gives its failures: an HTTP
+status of its own with an HTML page for a body (a 502/503 from the load balancer, not the API's JSON
+error), extra headers (``Retry-After`` on a 429), or a connection closed in the middle of the call
+(``drop``; the gRPC client sees UNAVAILABLE).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import takewhile
 
 import grpc
@@ -22,6 +28,10 @@ class Fault:
     """Fail ``rate`` of the calls to ``rpc`` with ``code``, after ``latency_s`` seconds.
 
     ``count``: fire at most this many times, then stay inert (None: no limit).
+    ``http_status``: the REST answer's status instead of the code's own (502, say); gRPC answers ``code``.
+    ``body``: ``"json"`` (the API's error object) or ``"html"`` (a front end's error page), REST only.
+    ``headers``: added to the REST answer (``{"Retry-After": "7"}``).
+    ``drop``: close the call's connection instead of answering (``code`` stays UNAVAILABLE).
     """
 
     rpc: str
@@ -29,6 +39,23 @@ class Fault:
     rate: float
     latency_s: float
     count: int | None = None
+    http_status: int | None = None
+    body: str = "json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+class InjectedError(exceptions.GoogleAPICallError):
+    """A fault's error, with the REST shape it asks for; the gRPC front end answers its status code."""
+
+    def __init__(self, fault: Fault, message: str) -> None:
+        super().__init__(message)
+        status = grpc.StatusCode[fault.code]
+        self.grpc_status_code = status
+        self.code = fault.http_status or exceptions.exception_class_for_grpc_status(status).code
+        self.body = fault.body
+        self.headers = dict(fault.headers)
+        self.drop = fault.drop
 
 
 class Faults:
@@ -45,7 +72,8 @@ class Faults:
         self._lock = threading.Lock()
 
     def inject(
-        self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0, count: int | None = None
+        self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0, count: int | None = None,
+        http_status: int | None = None, body: str = "json", headers: dict[str, str] | None = None, drop: bool = False,
     ) -> Fault:
         if rpc != "*" and rpc not in RPC_NAMES:
             raise exceptions.InvalidArgument(f"Invalid rpc {rpc!r}: expected '*' or one of {sorted(RPC_NAMES)}.")
@@ -57,7 +85,31 @@ class Faults:
             raise exceptions.InvalidArgument(f"Invalid latency_s {latency_s!r}: expected seconds in [0, 60].")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise exceptions.InvalidArgument(f"Invalid count {count!r}: expected a positive integer or None.")
-        fault = Fault(rpc=rpc, code=code, rate=float(rate), latency_s=float(latency_s), count=count)
+        if http_status is not None and (
+            isinstance(http_status, bool) or not isinstance(http_status, int) or not 400 <= http_status <= 599
+        ):
+            raise exceptions.InvalidArgument(f"Invalid http_status {http_status!r}: expected an integer in [400, 599].")
+        if body not in ("json", "html"):
+            raise exceptions.InvalidArgument(f"Invalid body {body!r}: expected 'json' or 'html'.")
+        headers = {} if headers is None else headers
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() and "\n" not in k + v for k, v in headers.items()
+        ):
+            raise exceptions.InvalidArgument(
+                f"Invalid headers {headers!r}: expected an object of header: value strings."
+            )
+        if not isinstance(drop, bool):
+            raise exceptions.InvalidArgument(f"Invalid drop {drop!r}: expected true or false.")
+        if drop and code != "UNAVAILABLE":
+            raise exceptions.InvalidArgument(
+                f"Invalid code {code!r} with drop: a dropped connection is UNAVAILABLE to the client."
+            )
+        if code == "OK" and (http_status is not None or body != "json" or headers or drop):
+            raise exceptions.InvalidArgument("Invalid fault: code 'OK' only adds latency_s.")
+        fault = Fault(
+            rpc=rpc, code=code, rate=float(rate), latency_s=float(latency_s), count=count,
+            http_status=http_status, body=body, headers=dict(headers), drop=drop,
+        )
         with self._lock:
             self._rules.append(fault)
         return fault
@@ -129,6 +181,5 @@ class Faults:
                 if draw < threshold:
                     if rule.count is not None:
                         rule.count -= 1
-                    status = grpc.StatusCode[rule.code]
-                    return latency, exceptions.from_grpc_status(status, f"Injected fault: {rule.code} on {rpc}.")
+                    return latency, InjectedError(rule, f"Injected fault: {rule.code} on {rpc}.")
         return latency, None

@@ -15,10 +15,13 @@ from ccai_airflow.emulator.faults import Faults
 from ccai_airflow.emulator.routes import RPCS, Rpc
 
 
-def _handler(backend: Backend, faults: Faults, rpc: Rpc) -> Callable[[Message, Any], Awaitable[Message]]:
+def _handler(
+    backend: Backend, faults: Faults, rpc: Rpc, drop: Callable[[str], object] | None
+) -> Callable[[Message, Any], Awaitable[Message]]:
     async def handle(request: Message, context: grpc.aio.ServicerContext) -> Message:
+        hang_up = None if drop is None else (lambda: drop(context.peer()))
         try:
-            return await dispatch(backend, faults, rpc, request)
+            return await dispatch(backend, faults, rpc, request, hang_up)
         except exceptions.GoogleAPICallError as exc:
             code = exc.grpc_status_code or grpc.StatusCode.UNKNOWN
             await context.abort(code, exc.message)
@@ -27,8 +30,13 @@ def _handler(backend: Backend, faults: Faults, rpc: Rpc) -> Callable[[Message, A
     return handle
 
 
-def build_server(backend: Backend, faults: Faults, address: str) -> tuple[grpc.aio.Server, int]:
-    """A grpc.aio server (not started) bound to ``address``; returns it and the bound port."""
+def build_server(
+    backend: Backend, faults: Faults, address: str, drop: Callable[[str], object] | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """A grpc.aio server (not started) bound to ``address``; returns it and the bound port.
+
+    ``drop(peer)`` closes the connection of the call from ``peer`` (the relay of ``proxy.py``).
+    """
     # grpc-core answers CANCELLED to requests waiting for a handler past its pending-request backlog (defaults of
     # grpc.server.max_pending_requests*): 5,000 triggers started at once saw ~35% CANCELLED. Serve them all.
     server = grpc.aio.server(options=[
@@ -39,7 +47,7 @@ def build_server(backend: Backend, faults: Faults, address: str) -> tuple[grpc.a
     services: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for rpc in RPCS:
         services.setdefault(rpc.service, {})[rpc.name] = grpc.unary_unary_rpc_method_handler(
-            _handler(backend, faults, rpc),
+            _handler(backend, faults, rpc, drop),
             request_deserializer=rpc.request_type.FromString,
             response_serializer=lambda message: message.SerializeToString(),
         )

@@ -2,7 +2,8 @@
 
 ``with EmulatorProcess(operation_seconds=2) as emu:`` starts it, waits for its ready line and stops it on
 the way out whatever happens (SIGTERM, then SIGKILL after ``stop_timeout``). Its HTTP controls are
-``emu.control("operationSeconds", {"seconds": 5})`` (POST) and ``emu.control("callCounts")`` (GET).
+``emu.controls`` (an :class:`~ccai_airflow.emulator.control.EmulatorControl`: ``emu.controls.call_counts()``,
+``emu.controls.set_operation_seconds(5)``, ...); ``emu.control(action, body)`` stays for older callers.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import selectors
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from ccai_airflow.emulator.control import EmulatorControl
 
 
 class EmulatorProcess:
@@ -31,6 +33,7 @@ class EmulatorProcess:
         self.stop_timeout = stop_timeout
         self.process: subprocess.Popen[str] | None = None
         self.info: dict[str, str] = {}
+        self._controls: EmulatorControl | None = None
 
     def start(self) -> Self:
         self.process = subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.PIPE, text=True)
@@ -47,6 +50,9 @@ class EmulatorProcess:
         return self
 
     def stop(self) -> None:
+        if self._controls is not None:
+            self._controls.close()
+            self._controls = None
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
@@ -77,12 +83,16 @@ class EmulatorProcess:
     def rest_url(self) -> str:
         return self.info["rest_url"]
 
+    @property
+    def controls(self) -> EmulatorControl:
+        """The typed client of this emulator's HTTP controls (one keep-alive connection)."""
+        if self._controls is None:
+            self._controls = EmulatorControl(self.rest_url)
+        return self._controls
+
     def control(self, action: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
-        """``/emulator/v1/{action}`` on the REST port: POST ``body`` as JSON, or GET without one."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.rest_url}/emulator/v1/{action}", data=data, method="GET" if body is None else "POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return json.load(answer)
+        """``/emulator/v1/{action}`` on the REST port: POST ``body`` as JSON, or GET without one.
+
+        Kept for existing callers; new code uses :attr:`controls`. ``timeout`` is the control client's.
+        """
+        return self.controls.request("GET" if body is None else "POST", action, body)

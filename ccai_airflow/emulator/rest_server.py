@@ -6,8 +6,9 @@ Controls for another process live under ``/emulator/v1/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,17 +20,35 @@ from google.protobuf.message import Message
 
 from ccai_airflow.emulator.backend import Backend
 from ccai_airflow.emulator.dispatch import dispatch
-from ccai_airflow.emulator.faults import Faults
+from ccai_airflow.emulator.faults import Faults, InjectedError
 from ccai_airflow.emulator.routes import RPCS, Rpc
 
 MAX_BODY_BYTES = 1024 * 1024
+_SYSTEM = frozenset({"alt", "fields", "key", "prettyPrint", "quotaUser", "callback"})  # Google system parameters
 _JSON = "application/json"
+
+
+# What a Google front end answers when it, not the API, fails a call (the shape of its "Error 502 (Server
+# Error)!!1" page): HTML, so a client that expects the API's JSON error object has to cope without one.
+_HTML = """<!DOCTYPE html>
+<html lang=en><meta charset=utf-8><title>Error {code} ({reason})!!1</title>
+<p><b>{code}.</b> <ins>That's an error.</ins>
+<p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.
+<ins>That's all we know.</ins>
+"""
 
 
 def _error(exc: exceptions.GoogleAPICallError) -> web.Response:
     status = exc.grpc_status_code.name if exc.grpc_status_code else "UNKNOWN"
     code = int(exc.code or 500)
-    return web.json_response({"error": {"code": code, "message": exc.message, "status": status}}, status=code)
+    headers = exc.headers if isinstance(exc, InjectedError) else {}
+    if isinstance(exc, InjectedError) and exc.body == "html":
+        reason = "Server Error" if code >= 500 else "Client Error"
+        return web.Response(
+            text=_HTML.format(code=code, reason=reason), status=code, content_type="text/html", headers=headers
+        )
+    body = {"error": {"code": code, "message": exc.message, "status": status}}
+    return web.json_response(body, status=code, headers=headers)
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -57,15 +76,41 @@ def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, 
         if rpc.body == "*":
             json_format.ParseDict(body or {}, message)
         elif rpc.body:
-            json_format.ParseDict(body or {}, getattr(message, rpc.body))
+            # The body *is* that field (HTTP rule `body: "issue_model"`): a body that came, even `{}`, sets it,
+            # as `issue_model={}` does over gRPC. The REST client always sends one.
+            target = getattr(message, rpc.body)
+            json_format.ParseDict(body or {}, target)
+            if body is not None:
+                target.SetInParent()
         else:
-            params = {key: value for key, value in query.items() if not key.startswith("$")}
+            # System parameters ($alt, alt, $fields, ...) are the front end's, not fields of the request.
+            params = {key: value for key, value in query.items() if not key.startswith("$") and key not in _SYSTEM}
             json_format.ParseDict(params, message, ignore_unknown_fields=False)
     except (json_format.ParseError, TypeError, AttributeError) as exc:
         raise exceptions.InvalidArgument(f"Invalid request for {rpc.name}: {exc}") from None
     for field_name, value in match.items():
         setattr(message, field_name, unquote(value))
     return message
+
+
+def enums_as_numbers(query: Mapping[str, str]) -> bool:
+    """Whether the answer writes enums as numbers: ``$alt=json;enum-encoding=int`` (or ``alt=``).
+
+    Google's REST clients (Python ``rest_helpers.transcode_request(rest_numeric_enums=True)``, Node's
+    gax fallback) send it on every call of the API's own methods, and Google's front ends then write
+    ``"state": 1``; without it they write names. The Python client's ``google.longrunning`` mixins do
+    not send it, so their answers keep names.
+    """
+    alt = query.get("$alt", query.get("alt"))
+    if alt is None:
+        return False
+    kind, *options = (part.strip() for part in alt.split(";"))
+    settings = dict(option.partition("=")[::2] for option in options)
+    if kind != "json" or settings not in ({}, {"enum-encoding": "int"}):
+        raise exceptions.InvalidArgument(
+            f"Invalid $alt {alt!r}: the emulator answers 'json' or 'json;enum-encoding=int'."
+        )
+    return settings.get("enum-encoding") == "int"
 
 
 def _route(method: str, path: str) -> tuple[Rpc, dict[str, str]] | None:
@@ -111,9 +156,14 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             raise exceptions.NotFound(f"Unknown method {request.method} {request.path}.")
         rpc, match = found
         body = await _json_body(request) if rpc.body else None
-        message = _build_request(rpc, match, body, dict(request.query))
-        response = await dispatch(backend, faults, rpc, message)
-        return web.Response(text=json_format.MessageToJson(response), content_type=_JSON)
+        query = dict(request.query)
+        numbers = enums_as_numbers(query)
+        message = _build_request(rpc, match, body, query)
+        transport = request.transport
+        response = await dispatch(backend, faults, rpc, message, None if transport is None else transport.abort)
+        # The printer's settings reach messages packed in an Any (operation metadata and response) too.
+        text = json_format.MessageToJson(response, use_integers_for_enums=numbers)
+        return web.Response(text=text, content_type=_JSON)
 
     @web.middleware
     async def errors(
@@ -121,6 +171,10 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
     ) -> web.StreamResponse:
         try:
             return await handler(request)
+        except InjectedError as exc:
+            if exc.drop:  # the connection is gone: nothing to answer, end the request as aiohttp ends a lost one
+                raise asyncio.CancelledError from None
+            return _error(exc)
         except exceptions.GoogleAPICallError as exc:
             return _error(exc)
         except web.HTTPRequestEntityTooLarge:

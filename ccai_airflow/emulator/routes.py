@@ -31,10 +31,6 @@ class Rpc:
     body: str | None
     pattern: re.Pattern[str]
 
-    @property
-    def grpc_path(self) -> str:
-        return f"/{self.service}/{self.name}"
-
 
 def _template_to_regex(uri: str) -> re.Pattern[str]:
     """``/v1/{name=projects/*/locations/*}/operations`` -> a regex with a ``name`` group."""

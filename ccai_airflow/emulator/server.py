@@ -12,6 +12,7 @@ from aiohttp import web
 from ccai_airflow.emulator.backend import Backend
 from ccai_airflow.emulator.faults import Fault, Faults
 from ccai_airflow.emulator.grpc_server import build_server
+from ccai_airflow.emulator.proxy import GrpcProxy
 from ccai_airflow.emulator.rest_server import build_app
 
 
@@ -69,13 +70,21 @@ class Emulator:
 
     def inject_fault(
         self, rpc: str = "GetOperation", code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0,
-        count: int | None = None,
+        count: int | None = None, *, http_status: int | None = None, body: str = "json",
+        headers: dict[str, str] | None = None, drop: bool = False,
     ) -> Fault:
         """Fail ``rate`` of the calls to ``rpc`` (or ``"*"``) with ``code`` before the handler runs.
 
         ``count`` limits how many times the fault fires; ``code="OK"`` only adds ``latency_s``.
+        The failures of a Google front end rather than of the API: ``http_status`` (REST status, e.g. 502),
+        ``body="html"`` (an HTML error page instead of the JSON error object), ``headers`` (e.g.
+        ``{"Retry-After": "7"}`` with ``code="RESOURCE_EXHAUSTED"``), all three REST only; ``drop=True``
+        closes the call's connection mid-call (gRPC: the client sees UNAVAILABLE; REST: a connection error).
         """
-        return self.faults.inject(rpc=rpc, code=code, rate=rate, latency_s=latency_s, count=count)
+        return self.faults.inject(
+            rpc=rpc, code=code, rate=rate, latency_s=latency_s, count=count,
+            http_status=http_status, body=body, headers=headers, drop=drop,
+        )
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -146,7 +155,13 @@ class Emulator:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        grpc_server, self.grpc_port = build_server(self.backend, self.faults, f"{self._url_host}:{self._ports[0]}")
+        # The gRPC server listens on a free loopback port of its own; the advertised gRPC port is the relay
+        # in front of it (proxy.py), which lets a `drop` fault cut the connection a call is on.
+        proxy: GrpcProxy | None = None
+        grpc_server, inner_port = build_server(
+            self.backend, self.faults, f"{self._url_host}:0", drop=lambda peer: proxy is not None and proxy.drop(peer)
+        )
+        proxy = GrpcProxy(self.host, inner_port)
         runner = web.AppRunner(build_app(self.backend, self.faults), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -154,8 +169,10 @@ class Emulator:
             await site.start()
             self.rest_port = runner.addresses[0][1]
             await grpc_server.start()
+            self.grpc_port = await proxy.start(self.host, self._ports[0])
             self._ready.set()
             await self._stop.wait()
         finally:
+            await proxy.close()
             await grpc_server.stop(grace=0.5)
             await runner.cleanup()

@@ -1,0 +1,205 @@
+"""Request rules derived from the API's own definition, the same for every RPC the emulator serves.
+
+Sources, for every rule here (quoted from ``google/api/field_behavior.proto`` and the HTTP rules):
+
+* REQUIRED: "the field must be provided as part of the request, and failure to do so will cause an
+  error (usually INVALID_ARGUMENT)". A proto3 field without presence that holds its default value
+  cannot be told from one never sent, so it counts as missing (an empty ``name``, ``0`` for
+  ``analysis_percentage``). A Required field inside a sub-message is checked only when that
+  sub-message is set; a Required member of a oneof is satisfied by any member of its oneof.
+* OUTPUT_ONLY: "including the field in a request does nothing (the server must ignore it and must
+  not throw an error as a result of the field's presence)": :func:`clear_output_only` drops them from
+  what the server keeps.
+* Resource names: each path variable of the method's HTTP rule (``{parent=projects/*/locations/*}``)
+  names a field and the form its value has, for gRPC as for REST. The emulator accepts RFC 3986
+  unreserved characters in a segment (what an id can hold unescaped in that URL); the client's own
+  ``parse_*_path`` helpers accept anything, so this part is the emulator's choice.
+* Enums: a number the enum does not define is INVALID_ARGUMENT (proto3 keeps unknown numbers; the
+  definition lists the values the API knows).
+
+Behaviours come from :mod:`ccai_airflow.emulator.field_behavior` (the installed client's docstrings).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+from google.api_core import exceptions
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from ccai_airflow.emulator.field_behavior import behaviors
+from ccai_airflow.emulator.routes import RPCS, Rpc
+
+Message = Any
+_SEGMENT = r"[A-Za-z0-9_.~-]+"  # RFC 3986 unreserved characters
+_VARIABLE = re.compile(r"\{([^}=]+)(?:=([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """A field bound by a path variable of the HTTP rule, and the resource-name form it must have."""
+
+    field: str
+    template: str  # as in the HTTP rule: projects/*/locations/*
+    form: str  # readable: projects/{project}/locations/{location}
+    regex: re.Pattern[str]
+
+    def check(self, value: str) -> None:
+        if not self.regex.fullmatch(value):
+            raise exceptions.InvalidArgument(f"Invalid {self.field} {value!r}: expected {self.form}.")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What the definition says of one served RPC's request (paths are dotted; ``[]`` marks elements)."""
+
+    rpc: str
+    request: str
+    required: tuple[str, ...]
+    output_only: tuple[str, ...]
+    immutable: tuple[str, ...]
+    names: tuple[NamePattern, ...]
+
+
+def _form(template: str) -> str:
+    """``projects/*/locations/*/issueModels/*`` -> ``projects/{project}/locations/{location}/issueModels/{issue_model}``
+
+    Each ``*`` is named after the collection before it, singular and snake_case, as the client's ``*_path``
+    helpers name their arguments.
+    """
+    segments = template.split("/")
+    out = []
+    for index, segment in enumerate(segments):
+        if segment == "*" and index:
+            collection = re.sub(r"(?<!^)(?=[A-Z])", "_", segments[index - 1]).lower()
+            out.append("{" + collection.removesuffix("s") + "}")
+        else:
+            out.append(segment)
+    return "/".join(out)
+
+
+def name_patterns(uri: str) -> tuple[NamePattern, ...]:
+    patterns = []
+    for field, template in _VARIABLE.findall(uri):
+        template = template or "*"
+        regex = "/".join(_SEGMENT if seg == "*" else re.escape(seg) for seg in template.split("/"))
+        patterns.append(NamePattern(field, template, _form(template), re.compile(regex)))
+    return tuple(patterns)
+
+
+def _fields(descriptor: Descriptor, prefix: str = "", seen: frozenset[str] = frozenset()) -> Iterator[
+    tuple[str, frozenset[str]]
+]:
+    """Every field path under ``descriptor`` with its behaviours (message types are followed once per path)."""
+    marks = behaviors(descriptor)
+    for field in descriptor.fields:
+        path = prefix + field.name
+        yield path, marks.get(field.name, frozenset())
+        sub = field.message_type
+        if sub is None or sub.full_name in seen:
+            continue
+        if sub.GetOptions().map_entry:
+            sub = sub.fields_by_name["value"].message_type
+            if sub is None:
+                continue
+        element = "[]" if field.is_repeated else ""
+        yield from _fields(sub, f"{path}{element}.", seen | {descriptor.full_name})
+
+
+def contract_of(rpc: Rpc) -> Contract:
+    descriptor = cast(Descriptor, rpc.request_type.DESCRIPTOR)  # upb's Descriptor has the same interface
+    table = list(_fields(descriptor))
+    return Contract(
+        rpc=rpc.name,
+        request=descriptor.full_name,
+        required=tuple(path for path, marks in table if "REQUIRED" in marks),
+        output_only=tuple(path for path, marks in table if "OUTPUT_ONLY" in marks),
+        immutable=tuple(path for path, marks in table if "IMMUTABLE" in marks),
+        names=name_patterns(rpc.uri),
+    )
+
+
+CONTRACTS: dict[str, Contract] = {rpc.name: contract_of(rpc) for rpc in RPCS}
+
+
+# -- enforcement --------------------------------------------------------------------------------
+def admit(rpc: Rpc, request: Message) -> None:
+    """Raise INVALID_ARGUMENT for the first field that breaks the contract (in declaration order)."""
+    names = {pattern.field: pattern for pattern in CONTRACTS[rpc.name].names}
+    _check(request, "", names)
+
+
+def _real_oneof(field: FieldDescriptor) -> Any:
+    oneof = field.containing_oneof
+    if oneof is None or (len(oneof.fields) == 1 and oneof.name == "_" + field.name):  # proto3 `optional`
+        return None
+    return oneof
+
+
+def _missing(message: Message, field: FieldDescriptor) -> bool:
+    if field.is_repeated:
+        return len(getattr(message, field.name)) == 0
+    oneof = _real_oneof(field)
+    if oneof is not None:
+        return message.WhichOneof(oneof.name) is None
+    if field.has_presence:
+        return not message.HasField(field.name)
+    return bool(getattr(message, field.name) == field.default_value)
+
+
+def _check(message: Message, prefix: str, names: dict[str, NamePattern]) -> None:
+    marks = behaviors(message.DESCRIPTOR)
+    for field in message.DESCRIPTOR.fields:
+        path = prefix + field.name
+        if "REQUIRED" in marks.get(field.name, ()) and _missing(message, field):
+            oneof = _real_oneof(field)
+            if oneof is not None:
+                members = ", ".join(prefix + f.name for f in oneof.fields)
+                raise exceptions.InvalidArgument(f"Invalid {prefix}{oneof.name}: one of {members} is required.")
+            if field.message_type is not None or field.is_repeated:
+                raise exceptions.InvalidArgument(f"Invalid {path}: the field is required and was not set.")
+            raise exceptions.InvalidArgument(
+                f"Invalid {path} {getattr(message, field.name)!r}: the field is required and was not set."
+            )
+        if path in names:
+            names[path].check(getattr(message, field.name))
+        for element_path, element in _elements(message, field, path):
+            if field.enum_type is not None and field.enum_type.values_by_number.get(element) is None:
+                known = ", ".join(value.name for value in field.enum_type.values)
+                raise exceptions.InvalidArgument(f"Invalid {element_path} {element}: expected one of {known}.")
+            if field.message_type is not None and not isinstance(element, int | float | str | bytes):
+                _check(element, element_path + ".", names)
+
+
+def _elements(message: Message, field: FieldDescriptor, path: str) -> Iterator[tuple[str, Any]]:
+    """The values a field holds that are worth a look: set sub-messages, enum numbers, map values."""
+    if field.message_type is None and field.enum_type is None:
+        return
+    value = getattr(message, field.name)
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        if value_field.message_type is not None or value_field.enum_type is not None:
+            for key, item in value.items():
+                yield f"{path}[{key!r}]", item
+        return
+    if field.is_repeated:
+        for index, item in enumerate(value):
+            yield f"{path}[{index}]", item
+    elif field.message_type is None or message.HasField(field.name):
+        yield path, value
+
+
+def clear_output_only(message: Message) -> Message:
+    """``message`` (changed in place) without any Output only field, at any depth."""
+    marks = behaviors(message.DESCRIPTOR)
+    for field in message.DESCRIPTOR.fields:
+        if "OUTPUT_ONLY" in marks.get(field.name, ()):
+            message.ClearField(field.name)
+        elif field.message_type is not None:
+            for _, element in _elements(message, field, field.name):
+                if not isinstance(element, int | float | str | bytes):
+                    clear_output_only(element)
+    return message

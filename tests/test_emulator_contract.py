@@ -1,0 +1,265 @@
+"""The rules the emulator derives from the API's definition: the table itself, and each rule through the client."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import contact_center_insights_v1 as ci
+from google.longrunning import operations_pb2
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from ccai_airflow.emulator import Emulator
+from ccai_airflow.emulator.contract import CONTRACTS
+from ccai_airflow.emulator.field_behavior import behaviors, parse_attributes
+from ccai_airflow.emulator.routes import OPERATIONS, RPCS, Rpc
+from tests.conftest import PARENT
+from tests.test_emulator import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
+
+EXTRACT = json.loads((Path(__file__).parent / "fixtures" / "field_behavior.json").read_text())
+MODEL = f"{PARENT}/issueModels/1001"
+OPERATION = f"{PARENT}/operations/1"
+
+# One valid request per served RPC, with every optional sub-message that holds Required fields set, so
+# that clearing one Required field leaves exactly that one missing.
+VALID: dict[str, dict[str, Any]] = {
+    "GetOperation": {"name": OPERATION},
+    "ListOperations": {"name": PARENT},
+    "CancelOperation": {"name": OPERATION},
+    "CreateIssueModel": {"parent": PARENT, "issue_model": {"display_name": "m"}},
+    "GetIssueModel": {"name": MODEL},
+    "ListIssueModels": {"parent": PARENT},
+    "DeployIssueModel": {"name": MODEL},
+    "UndeployIssueModel": {"name": MODEL},
+    "DeleteIssueModel": {"name": MODEL},
+    "BulkAnalyzeConversations": {"parent": PARENT, "filter": 'medium="CHAT"', "analysis_percentage": 10},
+    "IngestConversations": {
+        "parent": PARENT,
+        "gcs_source": {"bucket_uri": "gs://b"},
+        "transcript_object_config": {"medium": "CHAT"},
+    },
+    "ExportInsightsData": {"parent": PARENT, "big_query_destination": {"dataset": "d"}},
+}
+
+
+def _method(rpc: Rpc) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc.name).lower()
+
+
+def _request(rpc: Rpc, fields: dict[str, Any]) -> Any:
+    """The request as the client takes it: proto-plus for the API's own types, raw pb for longrunning."""
+    if rpc.service == OPERATIONS:
+        message = rpc.request_type()
+        message.name = fields["name"]
+        return message
+    return getattr(ci, rpc.request_type.DESCRIPTOR.name)(**fields)
+
+
+def _clear(request: Any, path: str) -> None:
+    """Clear ``path`` in ``request`` (a proto-plus request shares its raw message, so the change shows)."""
+    raw = request if isinstance(request, Message) else type(request).pb(request)
+    target, field = _at(raw, path)
+    target.ClearField(field.name)
+
+
+@pytest.fixture(params=["grpc", "rest"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def both(emulator: Emulator, transport: str) -> Iterator[Client]:
+    made, close = (_grpc_client if transport == "grpc" else _rest_client)(emulator)
+    yield made
+    close()
+
+
+# -- the table ------------------------------------------------------------------------------------
+def test_every_served_rpc_has_a_contract_and_a_test_request() -> None:
+    """A newly served RPC cannot skip the rules: it needs a contract, an extract entry and a VALID request."""
+    assert set(CONTRACTS) == {rpc.name for rpc in RPCS} == set(VALID)
+    for rpc in RPCS:
+        assert CONTRACTS[rpc.name].request == rpc.request_type.DESCRIPTOR.full_name
+        assert rpc.request_type.DESCRIPTOR.full_name in EXTRACT["messages"], (
+            f"{rpc.name}: run scripts/extract_field_behavior.py to add its request to the extract"
+        )
+
+
+def test_docstring_behaviours_match_the_proto_extract() -> None:
+    """What the emulator reads from the installed client equals the .proto's google.api.field_behavior."""
+    pool = descriptor_pool.Default()
+    compared = 0
+    for full_name, fields in EXTRACT["messages"].items():
+        descriptor = pool.FindMessageTypeByName(full_name)
+        read = behaviors(descriptor)
+        for field in descriptor.fields:
+            if field.name in fields:  # a field newer than the extract (or the client) is not compared
+                assert sorted(read.get(field.name, ())) == fields[field.name], (full_name, field.name)
+                compared += 1
+    assert compared >= 60
+
+
+def test_docstring_parser_reads_leading_marks_only() -> None:
+    doc = """A thing.
+
+    Attributes:
+        name (str):
+            Output only. Immutable. The name. Required. is not a mark here
+        type_ (int):
+            Required. A keyword-named field.
+        plain (str):
+            Nothing special.
+    """
+    assert parse_attributes(doc) == {
+        "name": frozenset({"OUTPUT_ONLY", "IMMUTABLE"}),
+        "type_": frozenset({"REQUIRED"}),
+        "plain": frozenset(),
+    }
+
+
+def test_name_forms_are_the_clients_path_helpers() -> None:
+    """The form named in an error is the one the client's own ``*_path`` helpers build."""
+    helpers = set()
+    for attr in dir(Client):
+        if attr.endswith("_path") and not attr.startswith("parse_"):
+            parameters = inspect.signature(getattr(Client, attr)).parameters
+            helpers.add(getattr(Client, attr)(**{p: "{" + p + "}" for p in parameters}))
+    for rpc in RPCS:
+        for pattern in CONTRACTS[rpc.name].names:
+            if rpc.service == OPERATIONS and pattern.form.endswith("/operations/{operation}"):
+                continue  # the client has no operation_path helper; the HTTP rule is the only source
+            assert pattern.form in helpers, (rpc.name, pattern.form)
+
+
+# -- Required -------------------------------------------------------------------------------------
+REQUIRED = [(rpc, path) for rpc in RPCS for path in CONTRACTS[rpc.name].required]
+
+
+@pytest.mark.parametrize(("rpc", "path"), REQUIRED, ids=[f"{rpc.name}.{path}" for rpc, path in REQUIRED])
+def test_missing_required_field_is_invalid_argument(
+    emulator: Emulator, transport: str, both: Client, rpc: Rpc, path: str
+) -> None:
+    if transport == "rest" and path in {p.field for p in CONTRACTS[rpc.name].names}:
+        pytest.skip("a path variable: the REST client cannot leave it out of the URL")
+    if transport == "rest" and path == rpc.body:
+        pytest.skip("the HTTP body is this field: the REST client always sends one ({} when unset)")
+    request = _request(rpc, VALID[rpc.name])
+    _clear(request, path)
+    err = error_of(lambda: getattr(both, _method(rpc))(request=request))
+    assert status_of(err) == "INVALID_ARGUMENT", err
+    assert f"Invalid {path}" in err.message and "required" in err.message
+    assert not emulator.backend._operations, "no operation started"
+
+
+def test_required_checks_recurse_only_into_set_sub_messages(emulator: Emulator) -> None:
+    client, close = _grpc_client(emulator)
+    try:
+        lro = client.ingest_conversations(request={"parent": PARENT, "gcs_source": {"bucket_uri": "gs://b"}})
+        assert lro.operation.name  # transcript_object_config (with its Required medium) may stay unset
+        err = error_of(lambda: client.ingest_conversations(
+            request={"parent": PARENT, "gcs_source": {"bucket_uri": "gs://b"}, "transcript_object_config": {}}
+        ))
+        assert isinstance(err, exceptions.InvalidArgument)
+        assert "transcript_object_config.medium" in err.message
+    finally:
+        close()
+
+
+def test_required_empty_message_counts_as_set(both: Client) -> None:
+    """issue_model={} is provided (an empty IssueModel): presence, not content, is what Required asks."""
+    assert both.create_issue_model(parent=PARENT, issue_model={}).operation.name
+
+
+# -- Output only ----------------------------------------------------------------------------------
+BIG = 987654
+
+
+def _poke(message: Any, field: FieldDescriptor) -> None:
+    """Give ``field`` of raw ``message`` a value no server would compute."""
+    if field.message_type is not None:
+        sub = getattr(message, field.name)
+        scalar = next(f for f in sub.DESCRIPTOR.fields if f.message_type is None and not f.is_repeated)
+        _poke(sub, scalar)
+    elif field.enum_type is not None:
+        setattr(message, field.name, field.enum_type.values[-1].number)
+    elif field.type == FieldDescriptor.TYPE_STRING:
+        setattr(message, field.name, "client-set")
+    else:
+        setattr(message, field.name, BIG)
+
+
+def _at(message: Any, path: str) -> tuple[Any, FieldDescriptor]:
+    *parents, last = path.split(".")
+    for part in parents:
+        message = getattr(message, part)
+    return message, message.DESCRIPTOR.fields_by_name[last]
+
+
+def test_output_only_fields_live_in_served_requests_the_next_test_covers() -> None:
+    with_output_only = {name for name, contract in CONTRACTS.items() if contract.output_only}
+    assert with_output_only == {"CreateIssueModel"}, "cover the new request's Output only fields below"
+
+
+def test_output_only_fields_a_client_sets_are_ignored(both: Client) -> None:
+    contract = CONTRACTS["CreateIssueModel"]
+    request = ci.CreateIssueModelRequest(parent=PARENT, issue_model={"display_name": "pokes"})
+    raw = ci.CreateIssueModelRequest.pb(request)
+    for path in contract.output_only:
+        _poke(*_at(raw, path))
+    sent = ci.CreateIssueModelRequest.pb(ci.CreateIssueModelRequest.deserialize(raw.SerializeToString()))
+    lro = both.create_issue_model(request=ci.CreateIssueModelRequest.wrap(raw))
+    op = wait_done(both, lro.operation.name)
+    assert not op.HasField("error"), op.error
+    model = ci.IssueModel.pb(unpack(op.response, ci.IssueModel))
+    for path in contract.output_only:
+        field_path = path.removeprefix("issue_model.")
+        theirs, field = _at(model, field_path)
+        ours, _ = _at(sent.issue_model, field_path)
+        assert getattr(theirs, field.name) != getattr(ours, field.name), f"{path} kept the client's value"
+    assert model.state == ci.IssueModel.State.UNDEPLOYED
+    assert abs(model.create_time.seconds - time.time()) < 60
+    assert model.issue_count == len(model.training_stats.issue_stats)
+    echoed = ci.CreateIssueModelMetadata.pb(unpack(op.metadata, ci.CreateIssueModelMetadata)).request
+    assert echoed == sent, "the metadata echoes the request as sent"
+
+
+# -- enums and names ------------------------------------------------------------------------------
+def test_unknown_enum_number_is_invalid_argument(emulator: Emulator) -> None:
+    client, close = _grpc_client(emulator)
+    try:
+        raw = ci.CreateIssueModelRequest.pb(ci.CreateIssueModelRequest(parent=PARENT, issue_model={}))
+        raw.issue_model.model_type = 7
+        err = error_of(lambda: client.create_issue_model(request=ci.CreateIssueModelRequest.wrap(raw)))
+        assert isinstance(err, exceptions.InvalidArgument)
+        assert "issue_model.model_type 7" in err.message and "TYPE_V2" in err.message
+    finally:
+        close()
+
+
+@pytest.mark.parametrize("rpc", RPCS, ids=[rpc.name for rpc in RPCS])
+def test_bad_resource_name_names_the_expected_form(emulator: Emulator, rpc: Rpc) -> None:
+    client, close = _grpc_client(emulator)
+    try:
+        for pattern in CONTRACTS[rpc.name].names:
+            fields = {**VALID[rpc.name], pattern.field: "projects/p/locations"}
+            err = error_of(lambda fields=fields: getattr(client, _method(rpc))(request=_request(rpc, fields)))
+            assert isinstance(err, exceptions.InvalidArgument)
+            assert f"Invalid {pattern.field} 'projects/p/locations': expected {pattern.form}." == err.message
+    finally:
+        close()
+
+
+def test_operations_requests_have_no_field_behaviour() -> None:
+    """google/longrunning/operations.proto marks nothing Required: the name form alone guards them."""
+    for request in (operations_pb2.GetOperationRequest, operations_pb2.ListOperationsRequest):
+        assert EXTRACT["messages"][request.DESCRIPTOR.full_name]
+        assert not any(EXTRACT["messages"][request.DESCRIPTOR.full_name].values())
