@@ -273,7 +273,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             return await asyncio.to_thread(
                 client.get_operation, request={"name": name}, retry=None, timeout=timeout, metadata=metadata
             )
-        # asyncio.timeout, not the client's timeout=: that builds a deadline decorator per call (~50 us).
+        # asyncio.timeout, not the client's timeout=, which wraps every call in a new deadline decorator.
         # Expiry cancels the RPC and raises TimeoutError, which is transient.
         async with asyncio.timeout(timeout):
             return await client.get_operation(  # type: ignore[no-any-return]
