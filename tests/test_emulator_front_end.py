@@ -16,6 +16,7 @@ from google.api_core import exceptions
 from google.cloud import contact_center_insights_v1 as ci
 from google.cloud.contact_center_insights_v1.services.contact_center_insights.transports import (
     ContactCenterInsightsGrpcAsyncIOTransport,
+    ContactCenterInsightsGrpcTransport,
 )
 
 from ccai_airflow.emulator import Emulator
@@ -136,7 +137,9 @@ async def test_grpc_asyncio_dropped_connection(inject: Inject, emulator: Emulato
 
 
 def test_drop_only_cuts_the_faulted_calls_connection(emulator: Emulator, grpc_client: Client) -> None:
-    other, close = _grpc_client(emulator)
+    # Its own connection for sure: channels to one target may otherwise share one through gRPC's global pool.
+    channel = grpc.insecure_channel(emulator.grpc_target, options=[("grpc.use_local_subchannel_pool", 1)])
+    other, close = Client(transport=ContactCenterInsightsGrpcTransport(channel=channel)), channel.close
     try:
         assert other.list_issue_models(parent=PARENT).issue_models == []  # connected
         emulator.inject_fault("GetIssueModel", drop=True, count=1)

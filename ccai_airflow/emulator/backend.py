@@ -1,4 +1,4 @@
-"""In-memory Contact Center Insights: resources, long-running operations and their clock.
+"""In-memory Contact Center Insights: the resources, and the operations each method starts.
 
 Every public method takes and returns raw protobuf messages (``Type.pb()`` of the
 generated proto-plus types) so the gRPC and REST front ends share one implementation.
@@ -7,35 +7,21 @@ resource-name forms, enum values): the checks here are the ones the definition c
 each with its source in a comment. Errors are raised as ``google.api_core.exceptions`` (one class per status code); the
 front ends turn them into a gRPC status or an HTTP error body.
 
-Operations are lazy: each has a due time on the emulator clock and is finished by the
-first RPC that looks at the backend after that time (``_advance``). No thread runs them.
+The operations themselves (clock, due times, get/list/cancel) are ``lro.Operations``, its base.
 """
 
-from __future__ import annotations
-
 import hashlib
-import heapq
-import itertools
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import grpc
 from google.api_core import exceptions
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
-from google.protobuf import empty_pb2, timestamp_pb2
-from google.rpc import status_pb2
+from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.contract import clear_output_only
-
-# Raw protobuf messages of the generated types: their fields are only known at run time.
-Message = Any
+from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp
 
 IssueModel = types.IssueModel.pb()
-_MAX_FAILURES = 100_000  # fail_next_operations queues one entry per failure
 State = types.IssueModel.State
 
 
@@ -44,122 +30,17 @@ def parent_of(name: str) -> str:
     return "/".join(name.split("/")[:4])
 
 
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9) // 1000 * 1000)
-    return ts
-
-
 def _stable_int(text: str, low: int, high: int) -> int:
     """A deterministic integer in [low, high] derived from ``text``."""
     digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
     return low + digest % (high - low + 1)
 
 
-
 @dataclass
-class _Failure:
-    code: grpc.StatusCode
-    message: str
+class Backend(Operations):
+    """The state of one emulator: issue models and the operations started on them, guarded by one lock."""
 
-
-Progress = Callable[[float, Message], None]
-
-
-@dataclass
-class _Operation:
-    proto: operations_pb2.Operation
-    metadata: Message
-    started: float
-    wall_started: float
-    due: float
-    finish: Callable[[], Message]
-    rollback: Callable[[], None]
-    fail_with: _Failure | None
-    progress: Progress | None
-
-
-@dataclass
-class Backend:
-    """The state of one emulator: issue models and operations, guarded by one lock."""
-
-    operation_seconds: float = 2.0
-    _offset: float = 0.0
-    _lock: threading.RLock = field(default_factory=threading.RLock)
-    _operations: dict[str, _Operation] = field(default_factory=dict)
-    _due: list[tuple[float, str]] = field(default_factory=list)
     _models: dict[str, Message] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _failures: list[_Failure] = field(default_factory=list)
-
-    # -- the clock ------------------------------------------------------------------------------
-    def clock(self) -> float:
-        """Monotonic emulator time: real time plus every ``advance_clock``."""
-        return time.monotonic() + self._offset
-
-    def wall(self) -> float:
-        """Wall-clock emulator time (for createTime, endTime)."""
-        return time.time() + self._offset
-
-    def advance_clock(self, seconds: float) -> None:
-        """Jump the emulator's time forward: operations due by then are done at their due time."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < 10**9:
-            raise exceptions.InvalidArgument(f"Invalid seconds {seconds!r}: expected a number >= 0.")
-        with self._lock:
-            self._offset += float(seconds)
-
-    # -- controls -------------------------------------------------------------------------------
-    def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
-        status = _status_code(code)
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= _MAX_FAILURES:
-            raise exceptions.InvalidArgument(f"Invalid n {n!r}: expected an integer in [0, {_MAX_FAILURES}].")
-        with self._lock:
-            self._failures.extend(_Failure(status, message) for _ in range(n))
-
-    def set_operation_seconds(self, seconds: float) -> None:
-        # `not >= 0` rejects NaN too: a NaN due time would stall the heap of pending operations.
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-            raise exceptions.InvalidArgument(f"Invalid operation_seconds {seconds!r}: expected a number >= 0.")
-        self.operation_seconds = float(seconds)
-
-    # -- operations -----------------------------------------------------------------------------
-    def get_operation(self, request: operations_pb2.GetOperationRequest) -> operations_pb2.Operation:
-        with self._lock:
-            self._advance()
-            op = self._find_operation(request.name)
-            self._update_progress(op)
-            return _copy(op.proto)
-
-    def list_operations(self, request: operations_pb2.ListOperationsRequest) -> operations_pb2.ListOperationsResponse:
-        done_filter = _parse_done_filter(request.filter)
-        if request.page_size < 0:
-            raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected >= 0.")
-        try:
-            start = int(request.page_token or 0)
-        except ValueError:
-            raise exceptions.InvalidArgument(f"Invalid page_token {request.page_token!r}.") from None
-        with self._lock:
-            self._advance()
-            prefix = request.name + "/operations/"
-            ops = [op for name, op in self._operations.items() if name.startswith(prefix)]
-            if done_filter is not None:
-                ops = [op for op in ops if op.proto.done == done_filter]
-            size = request.page_size or 100
-            page = ops[start : start + size]
-            for op in page:
-                self._update_progress(op)
-            response = operations_pb2.ListOperationsResponse(operations=[_copy(op.proto) for op in page])
-            if start + size < len(ops):
-                response.next_page_token = str(start + size)
-            return response
-
-    def cancel_operation(self, request: operations_pb2.CancelOperationRequest) -> empty_pb2.Empty:
-        with self._lock:
-            self._advance()
-            op = self._find_operation(request.name)
-            if not op.proto.done:
-                self._complete(op, error=_Failure(grpc.StatusCode.CANCELLED, "Operation was cancelled."))
-            return empty_pb2.Empty()
 
     # -- issue models ---------------------------------------------------------------------------
     def create_issue_model(self, request: Message) -> operations_pb2.Operation:
@@ -338,68 +219,6 @@ class Backend:
 
             return self._start(metadata_type, request, parent_of(model.name), finish, rollback)
 
-    def _start(
-        self,
-        metadata_type: str,
-        request: Message,
-        parent: str,
-        finish: Callable[[], Message],
-        rollback: Callable[[], None] = lambda: None,
-        progress: Progress | None = None,
-    ) -> operations_pb2.Operation:
-        """Create an operation under ``parent`` that finishes after ``operation_seconds``."""
-        now = self.clock()
-        op_id = str(next(self._ids) * 7919 + 1_000_000_000_000)
-        proto = operations_pb2.Operation(name=f"{parent}/operations/{op_id}", done=False)
-        metadata = getattr(types, metadata_type).pb()()
-        metadata.request.CopyFrom(request)
-        op = _Operation(
-            proto=proto, metadata=metadata, started=now, wall_started=self.wall(),
-            due=now + self.operation_seconds, finish=finish,
-            rollback=rollback, fail_with=self._failures.pop(0) if self._failures else None, progress=progress,
-        )
-        metadata.create_time.CopyFrom(_timestamp(op.wall_started))
-        if progress is not None:
-            progress(0.0, metadata)
-        proto.metadata.Pack(metadata)
-        self._operations[proto.name] = op
-        heapq.heappush(self._due, (op.due, proto.name))
-        return _copy(proto)
-
-    def _advance(self) -> None:
-        now = self.clock()
-        while self._due and self._due[0][0] <= now:
-            _, name = heapq.heappop(self._due)
-            op = self._operations.get(name)
-            if op is not None and not op.proto.done:
-                # Done at its due time, not at the first look after it.
-                self._complete(op, error=op.fail_with, at=op.wall_started + (op.due - op.started))
-
-    def _complete(self, op: _Operation, error: _Failure | None, at: float | None = None) -> None:
-        if op.progress is not None and error is None:
-            op.progress(1.0, op.metadata)
-        op.metadata.end_time.CopyFrom(_timestamp(self.wall() if at is None else at))
-        op.proto.metadata.Pack(op.metadata)
-        op.proto.done = True
-        if error is None:
-            op.proto.response.Pack(op.finish())
-        else:
-            op.rollback()
-            op.proto.error.CopyFrom(status_pb2.Status(code=error.code.value[0], message=error.message))
-
-    def _update_progress(self, op: _Operation) -> None:
-        if op.proto.done or op.progress is None:
-            return
-        span = max(op.due - op.started, 1e-9)
-        op.progress(min(1.0, max(0.0, (self.clock() - op.started) / span)), op.metadata)
-        op.proto.metadata.Pack(op.metadata)
-
-    def _find_operation(self, name: str) -> _Operation:
-        op = self._operations.get(name)
-        if op is None:
-            raise exceptions.NotFound(f"Operation {name} not found.")
-        return op
-
     def _find_model(self, name: str) -> Message:
         model = self._models.get(name)
         if model is None:
@@ -440,32 +259,3 @@ _ISSUE_TITLES = (
     "Billing dispute", "Password reset", "Delivery delay", "Cancel subscription",
     "Upgrade plan", "Refund request", "Technical outage", "Address change",
 )
-
-
-def _status_code(name: str) -> grpc.StatusCode:
-    try:
-        code = grpc.StatusCode[name]
-    except KeyError:
-        raise exceptions.InvalidArgument(
-            f"Invalid code {name!r}: expected a gRPC status code name such as INTERNAL or UNAVAILABLE."
-        ) from None
-    if code == grpc.StatusCode.OK:
-        raise exceptions.InvalidArgument("Invalid code 'OK': expected an error status code.")
-    return code
-
-
-def _parse_done_filter(text: str) -> bool | None:
-    cleaned = text.replace(" ", "").lower()
-    if not cleaned:
-        return None
-    if cleaned in ("done=true", "done:true"):
-        return True
-    if cleaned in ("done=false", "done:false"):
-        return False
-    raise exceptions.InvalidArgument(f"Invalid filter {text!r}: the emulator understands '' and 'done=true|false'.")
-
-
-def _copy(message: Message) -> Message:
-    clone = type(message)()
-    clone.CopyFrom(message)
-    return clone

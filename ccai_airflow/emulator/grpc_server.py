@@ -38,7 +38,8 @@ def build_server(
     ``drop(peer)`` closes the connection of the call from ``peer`` (the relay of ``proxy.py``).
     """
     # grpc-core answers CANCELLED to requests waiting for a handler past its pending-request backlog (defaults of
-    # grpc.server.max_pending_requests*): 5,000 triggers started at once saw ~35% CANCELLED. Serve them all.
+    # grpc.server.max_pending_requests*), which a Google front end does not: thousands of triggers start at once
+    # after a triggerer restart. Serve them all.
     server = grpc.aio.server(options=[
         ("grpc.so_reuseport", 0),
         ("grpc.server.max_pending_requests", 100_000),
