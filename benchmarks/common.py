@@ -10,7 +10,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,6 @@ class BenchEmulator(EmulatorProcess):
 
     def __init__(self, operation_seconds: float = 2.0) -> None:
         super().__init__(operation_seconds, seed=1, cwd=ROOT)
-
-
-def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        return json.load(answer)
 
 
 def emulator(operation_seconds: float = 2.0) -> BenchEmulator:
