@@ -10,7 +10,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,33 +29,10 @@ def issue_model(display_name: str) -> ci.IssueModel:
 
 
 class BenchEmulator(EmulatorProcess):
-    """The emulator process as every benchmark starts it (seeded), with the controls they use."""
+    """The emulator process as every benchmark starts it (seeded); its controls are ``emu.controls``."""
 
     def __init__(self, operation_seconds: float = 2.0) -> None:
         super().__init__(operation_seconds, seed=1, cwd=ROOT)
-
-    def set_operation_seconds(self, seconds: float) -> None:
-        self.control("operationSeconds", {"seconds": seconds})
-
-    def advance_clock(self, seconds: float) -> None:
-        self.control("advanceClock", {"seconds": seconds})
-
-    def set_quota(self, rpc: str, per_second: float | None) -> None:
-        self.control("quota", {"rpc": rpc, "per_second": per_second})
-
-    def call_counts(self) -> dict[str, int]:
-        return dict(self.control("callCounts"))
-
-    def call_times(self, rpc: str) -> list[float]:
-        return list(self.control(f"callTimes?rpc={rpc}"))
-
-
-def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        return json.load(answer)
 
 
 def emulator(operation_seconds: float = 2.0) -> BenchEmulator:

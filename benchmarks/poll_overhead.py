@@ -28,7 +28,8 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
-from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model, median
+from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median
+from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 from ccai_airflow.names import parse_operation_name
 from ccai_airflow.outcome import Status, outcome_of
@@ -111,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     channel = grpc.insecure_channel(target)
     sync = ContactCenterInsightsClient(transport=ContactCenterInsightsGrpcTransport(channel=channel))
     model = issue_model("bench-poll")
-    http_json(f"{args.rest_url}/emulator/v1/operationSeconds", {"seconds": 10**8})
-    running = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
-    http_json(f"{args.rest_url}/emulator/v1/operationSeconds", {"seconds": 0})
-    done = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
+    with EmulatorControl(args.rest_url) as controls:  # closed before the measurement
+        controls.set_operation_seconds(10**8)
+        running = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
+        controls.set_operation_seconds(0)
+        done = sync.create_issue_model(parent=PARENT, issue_model=model).operation.name
 
     results: dict[str, Any] = {}
     for label, name, expected in (("running", running, Status.RUNNING), ("done", done, Status.SUCCEEDED)):

@@ -24,7 +24,8 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
-from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model
+from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model
+from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
@@ -109,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     client = ContactCenterInsightsClient(
         transport=ContactCenterInsightsGrpcTransport(channel=grpc.insecure_channel(os.environ[EMULATOR_HOST_ENV]))
     )
-    http_json(f"{args.rest_url}/emulator/v1/operationSeconds", {"seconds": 0})
-    model = issue_model("bench-budget")
-    names = [client.create_issue_model(parent=PARENT, issue_model=model).operation.name for _ in range(args.n)]
-    client.transport.close()
-    times_url = f"{args.rest_url}/emulator/v1/callTimes?rpc=GetOperation"
-    calls_before = len(http_json(times_url))
-    result = asyncio.run(run_triggers(names))
-    times = http_json(times_url)[calls_before:]
+    with EmulatorControl(args.rest_url) as controls:
+        controls.set_operation_seconds(0)
+        model = issue_model("bench-budget")
+        names = [client.create_issue_model(parent=PARENT, issue_model=model).operation.name for _ in range(args.n)]
+        client.transport.close()
+        calls_before = len(controls.call_times("GetOperation"))
+        result = asyncio.run(run_triggers(names))
+        times = controls.call_times("GetOperation")[calls_before:]
     calls = len(times)
     counts = windows(times)
     started = result.pop("started_at")

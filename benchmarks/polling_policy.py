@@ -11,13 +11,11 @@ really takes count too. Operations run one after another (the clock is the emula
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +30,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median, percentile
+from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.polling import DEFAULT_POLLING, PollingPolicy
 
 DURATIONS = {"10s": 10.0, "10min": 600.0, "3h": 3 * 3600.0}
@@ -74,51 +73,39 @@ POLICIES = (
 )
 
 
-class Controls:
-    """The emulator's HTTP controls over one keep-alive connection."""
+class EmulatedClock:
+    """The emulator's clock, advanced through its controls: real time plus every advance so far."""
 
-    def __init__(self, rest_url: str) -> None:
-        url = urllib.parse.urlsplit(rest_url)
-        self.connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    def __init__(self, controls: EmulatorControl) -> None:
+        self.controls = controls
         self.advanced = 0.0
 
-    def post(self, action: str, body: dict[str, Any]) -> None:
-        self.connection.request("POST", f"/emulator/v1/{action}", json.dumps(body),
-                                {"Content-Type": "application/json"})
-        answer = self.connection.getresponse()
-        answer.read()
-        if answer.status != 200:
-            raise RuntimeError(f"{action} answered {answer.status}")
-
     def advance(self, seconds: float) -> None:
-        self.post("advanceClock", {"seconds": seconds})
+        self.controls.advance_clock(seconds)
         self.advanced += seconds
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def _seconds(timestamp: Any) -> float:
     return float(timestamp.seconds + timestamp.nanos / 1e9)
 
 
-def wait_one(client: ContactCenterInsightsClient, controls: Controls, policy: Policy, duration: float,
+def wait_one(client: ContactCenterInsightsClient, clock: EmulatedClock, policy: Policy, duration: float,
              rng: random.Random) -> tuple[int, float]:
     """Create one operation of ``duration`` s and poll it to done: (GetOperation calls, detection latency s)."""
-    controls.post("operationSeconds", {"seconds": duration})
+    clock.controls.set_operation_seconds(duration)
     model = issue_model("bench-policy")
     name = client.create_issue_model(parent=PARENT, issue_model=model).operation.name
     next_delay = policy.make()
-    controls.advance(rng.uniform(0.0, policy.first_delay))
+    clock.advance(rng.uniform(0.0, policy.first_delay))
     calls = 0
     while True:
         operation = client.get_operation(request={"name": name})
         calls += 1
-        now = time.time() + controls.advanced  # the emulator's wall clock
+        now = time.time() + clock.advanced  # the emulator's wall clock
         metadata = ci.CreateIssueModelMetadata.pb().FromString(operation.metadata.value)
         if operation.done:
             return calls, now - _seconds(metadata.end_time)
-        controls.advance(next_delay(now - _seconds(metadata.create_time)))
+        clock.advance(next_delay(now - _seconds(metadata.create_time)))
 
 
 def run(target: str, rest_url: str, repeats: int, seed: int) -> dict[str, Any]:
@@ -126,14 +113,15 @@ def run(target: str, rest_url: str, repeats: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     channel = grpc.insecure_channel(target)
     client = ContactCenterInsightsClient(transport=ContactCenterInsightsGrpcTransport(channel=channel))
-    controls = Controls(rest_url)
+    controls = EmulatorControl(rest_url)  # one keep-alive connection for every control call
+    clock = EmulatedClock(controls)
     results: dict[str, Any] = {}
     try:
         for policy in POLICIES:
             per_duration: dict[str, Any] = {}
             for label, duration in DURATIONS.items():
                 started = time.monotonic()
-                runs = [wait_one(client, controls, policy, duration, rng) for _ in range(repeats)]
+                runs = [wait_one(client, clock, policy, duration, rng) for _ in range(repeats)]
                 calls = [c for c, _ in runs]
                 latencies = [lat for _, lat in runs]
                 per_duration[label] = {

@@ -85,7 +85,7 @@ def part_worker(quick: bool) -> dict[str, Any]:
 def part_budget(quick: bool) -> dict[str, Any]:
     n = 200 if quick else 5000
     with emulator(0.0) as emu:
-        emu.set_quota("GetOperation", 20)
+        emu.controls.set_quota("GetOperation", 20)
         env = {**airflow_env(grpc_target=emu.grpc_target), "AIRFLOW_CONN_BENCH_BUDGET": json.dumps(BUDGET_CONN)}
         args = ["--n", str(n), "--rest-url", emu.rest_url]
         return {"polling_budget": run_json("benchmarks.polling_budget", args, env, 1200)}

@@ -27,7 +27,8 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
-from benchmarks.common import EMULATOR_HOST_ENV, PARENT, http_json, issue_model, median, percentile
+from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median, percentile
+from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 from ccai_airflow.shared_state import MAX_INFLIGHT_POLLS
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
@@ -72,14 +73,14 @@ class Probe:
         setattr(ContactCenterInsightsAsyncHook, "poll", poll)  # noqa: B010
 
 
-def create_operations(target: str, rest_url: str, n: int, lead: float, spread: float) -> list[str]:
+def create_operations(target: str, controls: EmulatorControl, n: int, lead: float, spread: float) -> list[str]:
     channel = grpc.insecure_channel(target)
     client = ContactCenterInsightsClient(transport=ContactCenterInsightsGrpcTransport(channel=channel))
     names: list[str] = []
     model = issue_model("bench-scale")
     for bucket in range(BUCKETS):
         count = n // BUCKETS + (1 if bucket < n % BUCKETS else 0)
-        http_json(f"{rest_url}/emulator/v1/operationSeconds", {"seconds": lead + spread * (bucket + 0.5) / BUCKETS})
+        controls.set_operation_seconds(lead + spread * (bucket + 0.5) / BUCKETS)
         for _ in range(count):
             names.append(client.create_issue_model(parent=PARENT, issue_model=model).operation.name)
     client.transport.close()
@@ -91,8 +92,8 @@ def _end_time(event: dict[str, Any]) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def get_operation_calls(rest_url: str) -> int:
-    return int(http_json(f"{rest_url}/emulator/v1/callCounts").get("GetOperation", 0))
+def get_operation_calls(controls: EmulatorControl) -> int:
+    return controls.call_counts().get("GetOperation", 0)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -101,7 +102,7 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 async def run_triggers(
-    names: list[str], poll_interval: float, rest_url: str, emulator_pid: int
+    names: list[str], poll_interval: float, controls: EmulatorControl, emulator_pid: int
 ) -> dict[str, Any]:
     me = psutil.Process()
     emulator = psutil.Process(emulator_pid)
@@ -111,7 +112,7 @@ async def run_triggers(
     await ContactCenterInsightsAsyncHook().poll(names[0])
     gc.collect()
     rss_before = me.memory_info().rss
-    calls_before = get_operation_calls(rest_url)
+    calls_before = get_operation_calls(controls)
     cpu_before, emu_cpu_before, started = cpu_seconds(me), cpu_seconds(emulator), time.monotonic()
 
     events: dict[int, tuple[float, dict[str, Any]]] = {}
@@ -141,7 +142,7 @@ async def run_triggers(
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(me) - cpu_before
     emu_cpu = cpu_seconds(emulator) - emu_cpu_before
-    calls = get_operation_calls(rest_url) - calls_before
+    calls = get_operation_calls(controls) - calls_before
 
     lags = [at - _end_time(payload) for at, payload in events.values() if payload["status"] == "succeeded"]
     statuses: dict[str, int] = {}
@@ -187,13 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-url", required=True)
     parser.add_argument("--emulator-pid", type=int, required=True)
     args = parser.parse_args(argv)
-    created = time.monotonic()
-    names = create_operations(os.environ[EMULATOR_HOST_ENV], args.rest_url, args.n, args.lead, args.spread)
-    create_s = time.monotonic() - created
-    if create_s > args.lead * 0.8:
-        print(f"warning: creating {args.n} operations took {create_s:.1f} s, close to the lead {args.lead} s",
-              file=sys.stderr)
-    result = asyncio.run(run_triggers(names, args.poll_interval, args.rest_url, args.emulator_pid))
+    with EmulatorControl(args.rest_url) as controls:
+        created = time.monotonic()
+        names = create_operations(os.environ[EMULATOR_HOST_ENV], controls, args.n, args.lead, args.spread)
+        create_s = time.monotonic() - created
+        if create_s > args.lead * 0.8:
+            print(f"warning: creating {args.n} operations took {create_s:.1f} s, close to the lead {args.lead} s",
+                  file=sys.stderr)
+        result = asyncio.run(run_triggers(names, args.poll_interval, controls, args.emulator_pid))
     result.update({"create_s": create_s, "lead_s": args.lead, "spread_s": args.spread})
     print(json.dumps(result))
     return 0

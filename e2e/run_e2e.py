@@ -34,6 +34,8 @@ from typing import Any
 
 import requests
 
+from ccai_airflow.emulator import EmulatorControl
+
 REPO = Path(__file__).resolve().parent.parent
 LIFECYCLE = "ccai_issue_model_lifecycle"
 SENSOR_ONLY = "ccai_e2e_sensor_only"
@@ -255,18 +257,12 @@ class Api:
         return value
 
 
-def emulator_control(rest_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    if body is None:
-        return requests.get(f"{rest_url}/emulator/v1/{path}", timeout=10).json()
-    return requests.post(f"{rest_url}/emulator/v1/{path}", json=body, timeout=10).json()
-
-
 # -- the checks ---------------------------------------------------------------------------------
 def check_lifecycle_with_triggerer_kill(
-    stack: Stack, api: Api, emu: dict[str, str], airflow: list[str]
+    stack: Stack, api: Api, controls: EmulatorControl, airflow: list[str]
 ) -> dict[str, Any]:
     print("\n[1] ccai_issue_model_lifecycle, with the triggerer killed while the sensor is deferred", flush=True)
-    before = emulator_control(emu["rest_url"], "callCounts")
+    before = controls.call_counts()
     trigger = subprocess.run([*airflow, "dags", "trigger", LIFECYCLE, "-o", "json"], env=stack.env,
                              capture_output=True, text=True, check=False)
     if trigger.returncode != 0:
@@ -304,7 +300,7 @@ def check_lifecycle_with_triggerer_kill(
         problems.append(f"return_value {response} does not match {model}")
     if model["state"] != "DEPLOYED":
         problems.append(f"model state {model['state']}, expected DEPLOYED")
-    after = emulator_control(emu["rest_url"], "callCounts")
+    after = controls.call_counts()
     created = after.get("CreateIssueModel", 0) - before.get("CreateIssueModel", 0)
     cancelled = after.get("CancelOperation", 0) - before.get("CancelOperation", 0)
     if created != 1:
@@ -317,14 +313,14 @@ def check_lifecycle_with_triggerer_kill(
     return {"run_id": run_id, "issue_model_name": name, "create_calls": created, "cancel_calls": cancelled}
 
 
-def check_many_deferred_sensors(stack: Stack, api: Api, emu: dict[str, str], runs: int) -> dict[str, Any]:
+def check_many_deferred_sensors(stack: Stack, api: Api, controls: EmulatorControl, runs: int) -> dict[str, Any]:
     print(f"\n[2] {runs} concurrent runs of {SENSOR_ONLY} (deferrable)", flush=True)
     from ccai_airflow.hooks import ContactCenterInsightsHook
 
     # Long enough for all runs to start and defer first. A trigger that fires right after its task
     # deferred can meet an Airflow scheduler race (a stale executor "success" from the defer-exit
     # fails the resumed task: apache/airflow#66374, #67287, #72716), which is not what this measures.
-    emulator_control(emu["rest_url"], "operationSeconds", {"seconds": 240})
+    controls.set_operation_seconds(240)
     hook = ContactCenterInsightsHook()
     names = [hook.create_issue_model(PARENT, {"display_name": f"e2e-{i}"}).name for i in range(runs)]
     started = time.monotonic()
@@ -437,10 +433,11 @@ def main(argv: list[str] | None = None) -> int:
                  lambda: {d["dag_id"] for d in api.get("/dags", limit=100)["dags"]} >= {LIFECYCLE, SENSOR_ONLY},
                  120, every=2, log=stack.log("dag-processor"))
 
-        results = {
-            "lifecycle": check_lifecycle_with_triggerer_kill(stack, api, emu, airflow),
-            "sensor_only": check_many_deferred_sensors(stack, api, emu, args.runs),
-        }
+        with EmulatorControl(emu["rest_url"], timeout=10) as controls:
+            results = {
+                "lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow),
+                "sensor_only": check_many_deferred_sensors(stack, api, controls, args.runs),
+            }
         (workdir / "results.json").write_text(json.dumps(results, indent=2))
         print(f"\nE2E passed. Results: {workdir / 'results.json'}; logs: {stack.logs}", flush=True)
         return 0
