@@ -2,7 +2,11 @@
 
 Starts the emulator on free loopback ports, runs ``airflow dags test ccai_issue_model_lifecycle``
 in a throwaway AIRFLOW_HOME (SQLite, no other service), stops the emulator and prints what a
-person wants to see: the operations, the model and its issues. Exits non-zero if the run failed.
+person wants to see: the operations, the model and its issues. Exits non-zero if a run failed.
+
+``--weeks 2`` runs the DAG for two consecutive weeks against the same emulator: the second run
+swaps its new model in for the first week's, and the demo prints every model's state at the end
+(the previous one UNDEPLOYED, the new one DEPLOYED).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,36 +40,43 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
         ).returncode
 
 
-def _results(dag_id: str) -> tuple[str, dict[str, str], dict[str, Any] | None]:
-    """The last run's state, its task states and the report task's return value, from the database."""
+def _results(dag_id: str) -> list[tuple[str, dict[str, str], dict[str, Any] | None]]:
+    """Each run's state, its task states and the report task's return value, oldest first, from the database."""
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    found: list[tuple[str, dict[str, str], dict[str, Any] | None]] = []
     with create_session() as session:
-        run = session.scalars(
-            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1)
-        ).first()
-        if run is None:
-            return "missing", {}, None
-        tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
-        query = XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, task_ids="report", key="return_value")
-        row = session.scalars(query).first()
-        summary = XComModel.deserialize_value(row) if row is not None else None
-        return str(run.state), tasks, summary
+        for run in session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id)):
+            tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
+            query = XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, task_ids="report", key="return_value")
+            row = session.scalars(query).first()
+            found.append((str(run.state), tasks, XComModel.deserialize_value(row) if row is not None else None))
+    return found or [("missing", {}, None)]
 
 
-def _print_summary(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str, Any] | None,
-                   counts: dict[str, int], seconds: float, log: Path) -> None:
+def _issue_models(rest_url: str) -> list[dict[str, Any]]:
+    """The demo project's issue models as the emulator holds them now (its REST API, as the client sends it)."""
+    url = f"{rest_url}/v1/projects/{PROJECT}/locations/us-central1/issueModels"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return list(json.load(answer).get("issueModels", []))
+
+
+def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str, Any] | None,
+               seconds: float | None) -> None:
     print()
-    print(f"DAG run {dag_id}: {state} in {seconds:.0f} s")
+    print(f"DAG run {dag_id}: {state}" + ("" if seconds is None else f" in {seconds:.0f} s"))
     print("  tasks: " + ", ".join(f"{task}={task_state}" for task, task_state in tasks.items()))
     if summary:
         print(f"  create operation:  {summary['create_operation']}")
         print(f"  deploy operation:  {summary['deploy_operation'] or '(not deployed: quality gate failed)'}")
         print(f"  issue model:       {summary['issue_model_name']}")
         print(f"  state:             {summary['state']}")
+        if summary.get("previous_issue_model_name"):
+            print(f"  replaced model:    {summary['previous_issue_model_name']} (now {summary['previous_state']}; "
+                  f"undeploy operation {summary['undeploy_operation']})")
         print(f"  analyzed:          {summary['analyzed_conversations']} conversations "
               f"({summary['unclassified_conversations']} unclassified)")
         print()
@@ -72,7 +85,13 @@ def _print_summary(dag_id: str, state: str, tasks: dict[str, str], summary: dict
         print(f"  {'-' * width}  ---------------------")
         for row in summary["issues"]:
             print(f"  {row['display_name']:<{width}}  {row['labeled_conversations']:>21}")
+
+
+def _print_footer(models: list[dict[str, Any]], counts: dict[str, int], log: Path) -> None:
     print()
+    print("  issue models now:")
+    for model in models:
+        print(f"    {model['name']}  {model.get('state', 'STATE_UNSPECIFIED'):<10}  {model.get('displayName', '')}")
     print("  emulator calls: " + ", ".join(f"{rpc}={n}" for rpc, n in sorted(counts.items())))
     print(f"  full log: {log}")
 
@@ -94,7 +113,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="make the emulator fail the next N operations, to see a failed run")
     parser.add_argument("--operation-seconds", type=float, default=4.0, help="emulated operation duration")
     parser.add_argument("--workdir", default=None, help="where AIRFLOW_HOME and logs go (default: a temp dir)")
+    parser.add_argument("--weeks", type=int, default=1,
+                        help="run the DAG for this many consecutive weeks against one emulator (default 1); "
+                        "from the second week on, the run swaps its model in for the previous week's")
+    parser.add_argument("--logical-date", default=None, metavar="YYYY-MM-DD",
+                        help="the first run's logical date (default: now, minus a week per extra week)")
     args = parser.parse_args(argv)
+    if args.weeks < 1:
+        raise SystemExit(f"Invalid --weeks {args.weeks!r}: expected an integer >= 1.")
+    dates = _logical_dates(args.weeks, args.logical_date)
 
     dags_folder = Path(args.dags_folder).resolve()
     if not (dags_folder / f"{args.dag_id}.py").is_file():
@@ -130,21 +157,45 @@ def main(argv: list[str] | None = None) -> int:
         if args.fail_next_operations:
             emulator.control("failNextOperations", {"n": args.fail_next_operations, "code": "FAILED_PRECONDITION",
                                                     "message": "Not enough conversations to train a model"})
-        print(f"Running {args.dag_id} with airflow dags test ...")
-        code = _airflow(["dags", "test", args.dag_id], env, log)
+        codes = []
+        for date in dates:
+            # The same emulator every week: the second week's deploy meets the first week's model deployed.
+            print(f"Running {args.dag_id} with airflow dags test {date or ''}...")
+            codes.append(_airflow(["dags", "test", args.dag_id, *([date] if date else [])], env, log))
+            if codes[-1] != 0:
+                break
         counts = emulator.control("callCounts")
+        models = _issue_models(emulator.rest_url)
     finally:
         emulator.stop()
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
-    state, tasks, summary = _results(args.dag_id)
-    _print_summary(args.dag_id, state, tasks, summary, counts, time.monotonic() - started, log)
-    if code != 0 or state != "success":
+    runs = _results(args.dag_id)
+    for index, (state, tasks, summary) in enumerate(runs):
+        _print_run(args.dag_id, state, tasks, summary, time.monotonic() - started if index == len(runs) - 1 else None)
+    _print_footer(models, counts, log)
+    failed = [state for state, _, _ in runs if state != "success"]
+    if any(codes) or failed or len(runs) < len(dates):
         for line in _failures(log):
             print(f"  {line}", file=sys.stderr)
-        print(f"\nThe DAG run failed (airflow exit code {code}, state {state}); see {log}", file=sys.stderr)
+        print(f"\nThe DAG run failed (airflow exit codes {codes}, states {[r[0] for r in runs]}); see {log}",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def _logical_dates(weeks: int, first: str | None) -> list[str | None]:
+    """One logical date a week; a single run without --logical-date lets ``dags test`` take now."""
+    if weeks == 1 and first is None:
+        return [None]
+    if first is None:
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(weeks=weeks - 1)
+    else:
+        try:
+            start = datetime.fromisoformat(first).replace(tzinfo=UTC)
+        except ValueError:
+            raise SystemExit(f"Invalid --logical-date {first!r}: expected a date YYYY-MM-DD.") from None
+    return [(start + timedelta(weeks=week)).isoformat() for week in range(weeks)]
 
 
 if __name__ == "__main__":

@@ -12,29 +12,44 @@ it while it is running or succeeded. If it failed, the retry starts a new one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn
 
 from airflow.providers.google.cloud.links.base import BaseGoogleLink
 from airflow.providers.google.cloud.operators.cloud_base import GoogleCloudBaseOperator
 from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID
+from google.api_core.exceptions import GoogleAPICallError, RetryError
 from google.api_core.gapic_v1.method import DEFAULT
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
 from ccai_airflow.compat import conf
-from ccai_airflow.exceptions import ContactCenterInsightsOperationRetryableError
+from ccai_airflow.exceptions import (
+    ContactCenterInsightsOperationFailedError,
+    ContactCenterInsightsOperationRetryableError,
+)
 from ccai_airflow.links import ContactCenterInsightsIssueModelLink, ContactCenterInsightsLink
 from ccai_airflow.names import (
     child_name,
+    validate_flag,
     validate_impersonation_chain,
     validate_location,
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import Status
+from ccai_airflow.outcome import Outcome, Status, log_progress, outcome_of_error
 from ccai_airflow.resume import adoptable
-from ccai_airflow.waiting import OperationWaitMixin, has_task_state, set_task_state, task_state
+from ccai_airflow.swap import DEPLOY_METADATA, Step, is_retryable_code, newest_operation, next_action, previous_model
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
+from ccai_airflow.waiting import (
+    DEFERRAL_TIMEOUT_GRACE_S,
+    OperationWaitMixin,
+    has_task_state,
+    set_task_state,
+    task_state,
+)
 from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
 __all__ = [
@@ -49,6 +64,9 @@ __all__ = [
 ]
 
 STATE_KEY = "ccai_operation_name"
+DEPLOY_RESPONSE_TYPE = "type.googleapis.com/google.cloud.contactcenterinsights.v1.DeployIssueModelResponse"
+# How long a swap waits before looking again at a model in transition whose operation is not listed.
+SWAP_RECHECK_S = 10.0
 
 
 class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleCloudBaseOperator):
@@ -189,6 +207,13 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         return found
 
 
+def _swap_error(code: str | None) -> type[Exception]:
+    """A failed deploy that was rolled back: a task retry swaps again only when the failure was the service's
+    (UNAVAILABLE, INTERNAL, ...); any other would fail again, and each retry takes the live model down again."""
+    return ContactCenterInsightsOperationRetryableError if is_retryable_code(code) else (
+        ContactCenterInsightsOperationFailedError)
+
+
 def _try_number(context: Any) -> int:
     return int(getattr(context.get("ti"), "try_number", 1) or 1)
 
@@ -269,12 +294,221 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
 
 
 class ContactCenterInsightsDeployIssueModelOperator(_IssueModelOperator):
-    """Deploy an issue model so that analyses label conversations with its issues."""
+    """Deploy an issue model so that analyses label conversations with its issues.
+
+    DeployIssueModel is refused while another model of the location is deployed. With
+    ``replace_deployed=True`` the operator swaps models safely: it undeploys the deployed model,
+    deploys this one, and if that deploy fails (or is refused), deploys the previous model again and
+    fails naming both operations and the reason. Each step is derived from the server's state
+    (``ccai_airflow.swap``), so a retry after the worker died mid-swap finishes the swap: no second
+    undeploy, never no model deployed. Its XComs: ``return_value`` (the DeployIssueModelResponse),
+    ``operation`` and ``operation_name`` of the deploy (None when the model was already deployed),
+    ``previous_issue_model_name`` and ``undeploy_operation_name`` (None when nothing was replaced).
+
+    :param replace_deployed: undeploy the deployed model first, and redeploy it if the deploy fails
+        (default False: deploy only, as DeployIssueModel itself). Needs ``wait_for_completion=True``.
+    """
 
     request_type = types.DeployIssueModelRequest
 
+    def __init__(self, *, replace_deployed: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.replace_deployed = validate_flag("replace_deployed", replace_deployed)
+        if self.replace_deployed and not self.wait_for_completion:
+            raise ValueError(
+                "Invalid wait_for_completion False with replace_deployed=True: expected True, the swap waits for "
+                "the undeploy before it deploys, and for the deploy to redeploy the previous model if it fails."
+            )
+
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.deploy_issue_model(request.name, **self._call_options())
+
+    def execute(self, context: Any) -> Any:
+        if not self.replace_deployed:
+            return super().execute(context)
+        ContactCenterInsightsIssueModelLink.persist(
+            context=context, project_id=self._project_id(), location=self.location,
+            issue_model_id=self._target().rsplit("/", 1)[-1],
+        )
+        ContactCenterInsightsLink.persist(context=context, project_id=self._project_id())
+        return self._swap(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """After the triggerer: finish (plain deploy), or check the swap's step and carry on from the server."""
+        if not self.replace_deployed:
+            return super().execute_complete(context, event)
+        self._check_step(context, self._resumed(context, event))
+        return self._swap(context)
+
+    def rollback_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """After the triggerer waited for the redeploy of the previous model: fail naming both operations."""
+        self._rolled_back(context, self._resumed(context, event))
+
+    def _resumed(self, context: Any, event: dict[str, Any]) -> Outcome:
+        outcome = Outcome.from_event(event)
+        self._last_status = outcome.status
+        if outcome.status is Status.TIMEOUT:
+            raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
+        return outcome
+
+    # -- the swap -------------------------------------------------------------------------------
+    def _target(self) -> str:
+        return self._model_name(self._parent())
+
+    def _run_started(self, context: Any) -> Any:
+        """Operations of this swap are those created since the DAG run started (earlier tries included)."""
+        return getattr(context.get("dag_run"), "start_date", None)
+
+    def _swap(self, context: Any) -> Any:
+        """Do the next step the server's state calls for, until the target alone is deployed."""
+        parent, target = self._parent(), self._target()
+        while True:
+            models = self.hook.list_issue_models(parent)
+            action = next_action(target, [(model.name, model.state.name) for model in models])
+            if action.step is Step.DONE:
+                return self._swap_done(context, parent, target)
+            if action.step is Step.WAIT:
+                running = newest_operation(self.hook.list_operations(parent), None, action.model,
+                                           statuses=(Status.RUNNING,))
+                if running is None:
+                    # Moved by a call whose operation the API no longer lists: look at the model again later.
+                    pause = self.poll_interval or SWAP_RECHECK_S
+                    self.log.warning("Issue model %s is in transition with no running operation listed; looking "
+                                     "again in %s s.", action.model, pause)
+                    time.sleep(pause)
+                    continue
+                name = running.operation_name
+                self.log.info("Swap to %s: waiting for operation %s of %s.", target, name, action.model)
+            elif action.step is Step.UNDEPLOY:
+                name = str(self.hook.undeploy_issue_model(action.model, **self._call_options()).name)
+                context["ti"].xcom_push(key="undeploy_operation_name", value=name)
+                self.log.info("Swap to %s: undeploying %s with operation %s.", target, action.model, name)
+            else:
+                try:
+                    name = str(self.hook.deploy_issue_model(target, **self._call_options()).name)
+                except (GoogleAPICallError, RetryError) as exc:
+                    refused = outcome_of_error(target, exc, self.hook.credentials_source)
+                    self._roll_back(context, None, f"The DeployIssueModel call for {target} was refused: "
+                                    f"{refused.error_code}: {refused.error_message}", refused.error_code)
+                context["ti"].xcom_push(key="operation_name", value=name)
+                self.log.info("Swap to %s: deploying it with operation %s.", target, name)
+            self._check_step(context, self._wait_step(context, name))
+
+    def _wait_step(self, context: Any, name: str, method_name: str = "execute_complete") -> Outcome:
+        """Wait for one step's operation: in this worker, or deferred (``method_name`` carries on)."""
+        end_time = self.end_time(context, self.wait_timeout)
+        with self.cancel_if_abandoned(name):
+            if self.deferrable:
+                outcome = self.hook.poll(name)
+                if not outcome.done:
+                    log_progress(self.log, outcome)
+                    self._defer_step(name, end_time, method_name)
+            else:
+                remaining = None if end_time is None else max(end_time - time.time(), 0.0)
+                outcome = self.hook.wait_for_operation(name, timeout=remaining, poll_interval=self.poll_interval)
+            self._last_status = outcome.status
+            if outcome.status is Status.TIMEOUT:
+                raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
+            return outcome
+
+    def _defer_step(self, name: str, end_time: float | None, method_name: str) -> None:
+        """As ``defer_until_done``, resuming in ``method_name``.
+
+        The continuation learns what it needs from the trigger's event and the server, not from the
+        deferral's kwargs: ``dag.test`` (and so ``airflow dags test``) drops those on resume.
+        """
+        self.defer(
+            trigger=ContactCenterInsightsOperationTrigger(
+                operation_name=name, poll_interval=self.poll_interval, gcp_conn_id=self.gcp_conn_id,
+                impersonation_chain=self.impersonation_chain, transport=self.transport,
+                api_endpoint=self.api_endpoint, end_time=end_time, cancel_on_kill=self.cancel_on_kill,
+            ),
+            method_name=method_name,
+            timeout=None if end_time is None else timedelta(
+                seconds=max(end_time - time.time(), 0.0) + DEFERRAL_TIMEOUT_GRACE_S
+            ),
+        )
+
+    def _check_step(self, context: Any, outcome: Outcome) -> None:
+        """Return when the step succeeded; roll back a failed deploy of the target; raise for anything else.
+
+        Any other failure (an undeploy, a poll the API refused) leaves the deployed model as it was:
+        the task fails and a retry carries on from the server's state.
+        """
+        if outcome.status is Status.SUCCEEDED:
+            return
+        request = outcome.metadata.get("request") or {}
+        if (outcome.status is Status.FAILED and outcome.metadata.get("@type") == DEPLOY_METADATA
+                and request.get("name") == self._target()):
+            self._roll_back(context, outcome.operation_name, outcome.describe_failure(), outcome.error_code)
+        raise self.failure_error(f"The swap to {self._target()} stopped: {outcome.describe_failure()}")
+
+    def _roll_back(self, context: Any, failed: str | None, failure: str, code: str | None) -> NoReturn:
+        """The target's deploy failed: deploy the model the swap undeployed again, wait, and fail naming both."""
+        parent, target = self._parent(), self._target()
+        failure = failure.rstrip(".")  # API messages may end in a period; ours go on after it
+        previous = previous_model(self.hook.list_operations(parent), target, self._run_started(context))
+        error = _swap_error(code)
+        if previous is None:
+            raise error(f"{failure}. No model was undeployed by this swap, so there is none to redeploy.")
+        model, _ = previous
+        state = self.hook.get_issue_model(model).state.name
+        if state == "DEPLOYED":
+            raise error(f"{failure}. The previous model {model} is still DEPLOYED.")
+        if state != "UNDEPLOYED":
+            raise ContactCenterInsightsOperationRetryableError(
+                f"{failure}. The previous model {model} is {state}, so it was not redeployed; a retry carries on.")
+        self.log.error("Swap to %s failed: %s. Redeploying the previous model %s.", target, failure, model)
+        try:
+            redeploy = str(self.hook.deploy_issue_model(model, **self._call_options()).name)
+        except (GoogleAPICallError, RetryError) as exc:
+            refused = outcome_of_error(model, exc, self.hook.credentials_source)
+            raise ContactCenterInsightsOperationRetryableError(
+                f"{failure}. Redeploying the previous model {model} was refused: {refused.error_code}: "
+                f"{refused.error_message}; no model is deployed, a retry deploys {target} again."
+            ) from None
+        self._rolled_back(context, self._wait_step(context, redeploy, "rollback_complete"), (failure, code))
+
+    def _rolled_back(self, context: Any, outcome: Outcome, failure: tuple[str, str | None] | None = None) -> NoReturn:
+        """The redeploy of the previous model ended: fail the task, naming the failed deploy and the redeploy.
+
+        ``failure`` (the reason and its code) is known when the wait did not defer; after a deferral it is
+        the target's newest failed DeployIssueModel operation of this run, from the server.
+        """
+        target = self._target()
+        previous = (outcome.metadata.get("request") or {}).get("name", "the previous model")
+        if failure is None:
+            failed = newest_operation(self.hook.list_operations(self._parent()), DEPLOY_METADATA, target,
+                                      since=self._run_started(context), statuses=(Status.FAILED,))
+            failure = ((failed.describe_failure(), failed.error_code) if failed is not None else
+                       (f"The DeployIssueModel call for {target} was refused (its error is logged above)", None))
+        reason, code = failure[0].rstrip("."), failure[1]
+        if outcome.status is Status.SUCCEEDED:
+            raise _swap_error(code)(
+                f"Swap to {target} failed and was rolled back: {reason}. The previous model {previous} was "
+                f"redeployed by operation {outcome.operation_name} and is DEPLOYED again."
+            )
+        raise ContactCenterInsightsOperationRetryableError(
+            f"Swap to {target} failed: {reason}. The redeploy of the previous model {previous} did not succeed "
+            f"either: {outcome.describe_failure()}; no model is deployed, a retry deploys {target} again."
+        )
+
+    def _swap_done(self, context: Any, parent: str, target: str) -> Any:
+        """The target alone is deployed: push the XComs of this run's deploy, from the server's operations."""
+        operations = self.hook.list_operations(parent)
+        since = self._run_started(context)
+        deploy = newest_operation(operations, DEPLOY_METADATA, target, since=since, statuses=(Status.SUCCEEDED,))
+        previous = previous_model(operations, target, since)
+        ti = context["ti"]
+        ti.xcom_push(key="previous_issue_model_name", value=previous[0] if previous else None)
+        ti.xcom_push(key="undeploy_operation_name", value=previous[1] if previous else None)
+        ti.xcom_push(key="operation_name", value=deploy.operation_name if deploy else None)
+        if previous:
+            self.log.info("Swap done: %s is DEPLOYED, %s was undeployed by %s.", target, *previous)
+        if deploy is None:
+            self.log.info("Issue model %s was already deployed, and no other is: nothing to do.", target)
+            return {"@type": DEPLOY_RESPONSE_TYPE}
+        return self.finish(context, deploy)
 
 
 class ContactCenterInsightsUndeployIssueModelOperator(_IssueModelOperator):

@@ -59,6 +59,23 @@ def test_make_demo_runs_the_lifecycle_and_prints_the_summary(tmp_path: Path) -> 
     assert "CreateIssueModel=1, DeployIssueModel=1" in out
 
 
+def test_two_weekly_runs_against_one_emulator_swap_the_model_and_leave_only_the_newest_deployed(
+    tmp_path: Path,
+) -> None:
+    # The real API refuses a deploy while last week's model is deployed: the second week must swap.
+    result = run_demo(tmp_path, "--weeks", "2", "--logical-date", "2026-01-12")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("DAG run ccai_issue_model_lifecycle: success") == 2
+    first, second = [line.split()[-1] for line in out.splitlines() if line.startswith("  issue model:")]
+    assert first != second
+    assert f"replaced model:    {first} (now UNDEPLOYED; undeploy operation projects/demo-project/" in out
+    now = out.split("issue models now:\n", 1)[1].split("  emulator calls:", 1)[0].splitlines()
+    assert {line.split()[0]: line.split()[1] for line in now} == {first: "UNDEPLOYED", second: "DEPLOYED"}
+    assert "DeployIssueModel=2" in out and "UndeployIssueModel=1" in out
+
+
 def test_demo_exits_non_zero_and_says_why_when_the_run_fails(tmp_path: Path) -> None:
     result = run_demo(tmp_path, "--fail-next-operations", "1")
 

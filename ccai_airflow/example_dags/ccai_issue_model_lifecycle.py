@@ -10,9 +10,17 @@ its issues and how many conversations each one labeled.
   no worker slot is held for the hours training takes.
 * `quality_gate` reads `training_stats` from XCom: enough analyzed conversations and enough issues
   with labeled conversations (thresholds are DAG params).
-* `deploy_issue_model` deploys the model (and waits, deferrable); `keep_previous_model` is the
-  branch taken when the gate fails.
-* `report` prints the model name, state, analyzed conversations and the per-issue counts.
+* `deploy_issue_model` swaps the new model in (`replace_deployed=True`, deferrable): the API
+  refuses to deploy a model while another one is deployed, so it first undeploys last week's
+  model, then deploys the new one. If the new deploy fails (or is refused), it deploys the
+  previous model again, waits for it, and fails the task naming the failed deploy operation,
+  the redeploy operation and the reason: the previous model keeps serving. Every step is derived
+  from the models' states on the server, so a retry after a worker died mid-swap finishes the
+  swap (no second undeploy) instead of starting over; a rolled-back failure is retried only when
+  it was the service's (UNAVAILABLE, INTERNAL, ...), since each retry takes the live model down again.
+  `keep_previous_model` is the branch taken when the gate fails: nothing is undeployed.
+* `report` prints the model name, state, analyzed conversations and the per-issue counts, and
+  the model it replaced with that model's state (UNDEPLOYED after a swap).
 
 Connection: `google_cloud_default` (its `project` extra is the project). Against the bundled
 emulator set `CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`; `make demo` does all of it.
@@ -102,6 +110,7 @@ with DAG(
     deploy_issue_model = ContactCenterInsightsDeployIssueModelOperator(
         task_id="deploy_issue_model",
         issue_model_id="{{ ti.xcom_pull(task_ids='wait_for_training', key='issue_model_name') }}",
+        replace_deployed=True,
         deferrable=True,
     )
 
@@ -113,7 +122,9 @@ with DAG(
 
         name = ti.xcom_pull(task_ids="wait_for_training", key="issue_model_name")
         stats = ti.xcom_pull(task_ids="wait_for_training", key="training_stats") or {}
-        model = ContactCenterInsightsHook(gcp_conn_id="google_cloud_default").get_issue_model(name)
+        hook = ContactCenterInsightsHook(gcp_conn_id="google_cloud_default")
+        model = hook.get_issue_model(name)
+        previous = ti.xcom_pull(task_ids="deploy_issue_model", key="previous_issue_model_name")
         issues = sorted(
             ({"issue": i["issue"], "display_name": i.get("displayName", ""),
               "labeled_conversations": int(i.get("labeledConversationsCount", 0))}
@@ -125,11 +136,16 @@ with DAG(
             "deploy_operation": ti.xcom_pull(task_ids="deploy_issue_model", key="operation_name"),
             "issue_model_name": name,
             "state": model.state.name,
+            "previous_issue_model_name": previous,
+            "previous_state": hook.get_issue_model(previous).state.name if previous else None,
+            "undeploy_operation": ti.xcom_pull(task_ids="deploy_issue_model", key="undeploy_operation_name"),
             "analyzed_conversations": int(stats.get("analyzedConversationsCount", 0)),
             "unclassified_conversations": int(stats.get("unclassifiedConversationsCount", 0)),
             "issues": issues,
         }
         print(f"Issue model {name} is {summary['state']}; {summary['analyzed_conversations']} conversations analyzed")
+        if previous:
+            print(f"It replaced issue model {previous}, now {summary['previous_state']}")
         for row in issues:
             print(f"  {row['labeled_conversations']:>7}  {row['display_name']}  ({row['issue']})")
         return summary
