@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airflow db migrate failed; see {log}", file=sys.stderr)
             return 1
         if args.fail_next_operations:
-            emulator.control("failNextOperations", {"n": args.fail_next_operations, "code": "FAILED_PRECONDITION",
-                                                    "message": "Not enough conversations to train a model"})
+            reason = "Not enough conversations to train a model"
+            emulator.controls.fail_next_operations(args.fail_next_operations, "FAILED_PRECONDITION", reason)
         codes = []
         for date in dates:
             # The same emulator every week: the second week's deploy meets the first week's model deployed.
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             codes.append(_airflow(["dags", "test", args.dag_id, *([date] if date else [])], env, log))
             if codes[-1] != 0:
                 break
-        counts = emulator.control("callCounts")
+        counts = emulator.controls.call_counts()
         models = _issue_models(emulator.rest_url)
     finally:
         emulator.stop()

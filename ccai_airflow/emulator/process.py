@@ -3,7 +3,7 @@
 ``with EmulatorProcess(operation_seconds=2) as emu:`` starts it, waits for its ready line and stops it on
 the way out whatever happens (SIGTERM, then SIGKILL after ``stop_timeout``). Its HTTP controls are
 ``emu.controls`` (an :class:`~ccai_airflow.emulator.control.EmulatorControl`: ``emu.controls.call_counts()``,
-``emu.controls.set_operation_seconds(5)``, ...); ``emu.control(action, body)`` stays for older callers.
+``emu.controls.set_operation_seconds(5)``, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from ccai_airflow.emulator.control import EmulatorControl
 
@@ -89,10 +89,3 @@ class EmulatorProcess:
         if self._controls is None:
             self._controls = EmulatorControl(self.rest_url)
         return self._controls
-
-    def control(self, action: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
-        """``/emulator/v1/{action}`` on the REST port: POST ``body`` as JSON, or GET without one.
-
-        Kept for existing callers; new code uses :attr:`controls`. ``timeout`` is the control client's.
-        """
-        return self.controls.request("GET" if body is None else "POST", action, body)

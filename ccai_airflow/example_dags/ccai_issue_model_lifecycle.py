@@ -152,4 +152,6 @@ with DAG(
 
     gate = quality_gate()
     create_issue_model >> wait_for_training >> gate >> [deploy_issue_model, keep_previous_model]
-    [deploy_issue_model, keep_previous_model] >> report()
+    report_task = report()
+    deploy_issue_model >> report_task
+    keep_previous_model >> report_task

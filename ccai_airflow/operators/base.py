@@ -1,0 +1,229 @@
+"""The base of every operator: start one long-running operation, push its name, maybe wait.
+
+A task retry after the worker died mid-wait does not start a second operation: the name is kept
+in Airflow's ``task_state_store`` (per task instance, across tries; before 3.3 the retry finds the
+operation by its request, ``resume.adoptable``) and a retry resumes waiting on it while it is
+running or succeeded. If it failed, the retry starts a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.google.cloud.links.base import BaseGoogleLink
+from airflow.providers.google.cloud.operators.cloud_base import GoogleCloudBaseOperator
+from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID
+from google.api_core.gapic_v1.method import DEFAULT
+from google.longrunning import operations_pb2
+
+from ccai_airflow.compat import conf
+from ccai_airflow.exceptions import (
+    ContactCenterInsightsOperationRetryableError,
+)
+from ccai_airflow.links import ContactCenterInsightsIssueModelLink, ContactCenterInsightsLink
+from ccai_airflow.names import (
+    child_name,
+    validate_impersonation_chain,
+    validate_location,
+    validate_seconds,
+    validate_transport,
+)
+from ccai_airflow.outcome import Status
+from ccai_airflow.resume import adoptable
+from ccai_airflow.waiting import (
+    OperationWaitMixin,
+    has_task_state,
+    set_task_state,
+    task_state,
+)
+from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
+
+__all__ = ["ContactCenterInsightsStartOperationOperator"]
+
+STATE_KEY = "ccai_operation_name"
+
+
+class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleCloudBaseOperator):
+    """Base of the operators: start one LRO, push its name, maybe wait. Subclasses build the request.
+
+    :param project_id: Google Cloud project; defaults to the connection's project.
+    :param location: Insights location, e.g. ``us-central1``.
+    :param gcp_conn_id: the Google Cloud connection.
+    :param impersonation_chain: service account (or chain) to impersonate.
+    :param transport: ``grpc`` (default) or ``rest``.
+    :param api_endpoint: optional endpoint override.
+    :param wait_for_completion: wait for the operation and return its decoded response (default);
+        if False, return the operation name at once.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param poll_interval: seconds between polls while waiting; None (default) polls adaptively,
+        about a tenth of the operation's age (2 s to 10 min).
+    :param wait_timeout: give up waiting after this many seconds (the operation keeps running).
+    :param retry: retry policy of the start call (the library's default when not given).
+    :param request_timeout: timeout in seconds of the start call.
+    :param metadata: extra gRPC metadata of the start call.
+    :param cancel_on_kill: cancel the operation when the task is killed or its wait times out.
+    :param response_fields: push only these fields of the response (see the sensor).
+    :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
+    """
+
+    template_fields: Sequence[str] = ("project_id", "location", "gcp_conn_id", "impersonation_chain")
+    operator_extra_links: tuple[BaseGoogleLink, ...] = (ContactCenterInsightsLink(),)
+    failure_error = ContactCenterInsightsOperationRetryableError
+
+    def __init__(
+        self,
+        *,
+        project_id: str = PROVIDE_PROJECT_ID,
+        location: str = "us-central1",
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        transport: str = "grpc",
+        api_endpoint: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        wait_timeout: float | None = None,
+        retry: Any = DEFAULT,
+        request_timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+        cancel_on_kill: bool = False,
+        response_fields: Sequence[str] | None = None,
+        max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes)
+        self.project_id = project_id
+        self.location = location
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+        self.transport = validate_transport(transport)
+        self.api_endpoint = api_endpoint
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
+        self.wait_timeout = validate_seconds("wait_timeout", wait_timeout, zero_ok=True)
+        self.retry = retry
+        self.request_timeout = request_timeout
+        self.metadata = metadata
+
+    # -- what subclasses say -------------------------------------------------------------------
+    def build_request(self, parent: str) -> Any:
+        """The request (a proto-plus message) for ``parent``, its fields validated: no call is made."""
+        raise NotImplementedError
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        """Start the operation of ``request`` with the hook's typed method."""
+        raise NotImplementedError
+
+    def _call_options(self) -> dict[str, Any]:
+        return {"retry": self.retry, "timeout": self.request_timeout, "metadata": self.metadata}
+
+    # -- shared ---------------------------------------------------------------------------------
+    @property
+    def extra_links_params(self) -> dict[str, Any]:
+        return {"project_id": self.project_id, "location": self.location}
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render, then validate, so a bad templated value fails before any API call."""
+        super().render_template_fields(context, jinja_env)
+        validate_location(self.location)
+        validate_impersonation_chain(self.impersonation_chain)
+
+    def execute(self, context: Any) -> Any:
+        name = self._resume_or_start(context)
+        context["ti"].xcom_push(key="operation_name", value=name)
+        ContactCenterInsightsLink.persist(context=context, project_id=self._project_id())
+        if not self.wait_for_completion:
+            return name
+        return self.wait(context, name, self.poll_interval, self.wait_timeout, self.deferrable)
+
+    def _project_id(self) -> str:
+        project = self.project_id or self.hook.project_id
+        if not project:
+            raise ValueError(
+                f"Invalid project_id {self.project_id!r}: set project_id on {self.task_id} or the 'project' "
+                f"extra of connection {self.gcp_conn_id!r}."
+            )
+        return str(project)
+
+    def _parent(self) -> str:
+        return f"projects/{self._project_id()}/locations/{self.location}"
+
+    def _resume_or_start(self, context: Any) -> str:
+        """The operation of an earlier try if it is still running or succeeded; else a new one.
+
+        Airflow 3.3+ keeps the name in ``task_state_store``. Before 3.3 a retry looks for it: the newest
+        operation under the parent with the same request, started since the DAG run began (``adoptable``).
+        """
+        parent = self._parent()
+        request = self.build_request(parent)
+        previous = task_state(context, STATE_KEY)
+        if previous is None and not has_task_state(context) and _try_number(context) > 1:
+            previous = self._earlier_try_operation(context, parent, request)
+        if isinstance(previous, str):
+            outcome = self.hook.poll(previous)
+            if outcome.status in (Status.RUNNING, Status.SUCCEEDED):
+                self.log.info("Resuming operation %s started by an earlier try (%s).", previous, outcome.status)
+                return previous
+            self.log.warning("Operation %s of an earlier try ended %s: %s; starting a new one.",
+                             previous, outcome.status, outcome.error_message)
+        operation = self.start(request)
+        self.log.info("%s started operation %s", type(self).__name__, operation.name)
+        set_task_state(context, STATE_KEY, operation.name)
+        return str(operation.name)
+
+    def _earlier_try_operation(self, context: Any, parent: str, request: Any) -> str | None:
+        since = getattr(context.get("dag_run"), "start_date", None)
+        found = adoptable(self.hook.list_operations(parent), request, since)
+        if found is not None:
+            self.log.info("Found operation %s with this task's request, started by an earlier try.", found)
+        return found
+
+
+def _try_number(context: Any) -> int:
+    return int(getattr(context.get("ti"), "try_number", 1) or 1)
+
+
+def _field(request: Any, name: str) -> Any:
+    """A field of a proto-plus request if it was set (None if not), to pass on to a typed hook method."""
+    return getattr(request, name) if name in request else None
+
+
+def _message(message_type: Any, value: Any, arg: str) -> Any:
+    """A proto-plus message from a dict (or the message itself); unknown fields name the argument."""
+    if isinstance(value, message_type):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"Invalid {arg} {value!r}: expected a dict or {message_type.__name__}.")
+    try:
+        return message_type(value)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"Invalid {arg} {value!r}: not a {message_type.__name__}: {exc}") from None
+
+
+class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
+    """Operators on one existing issue model, named by id or by full resource name."""
+
+    request_type: type[Any]
+
+    template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "issue_model_id")
+    operator_extra_links = (ContactCenterInsightsLink(), ContactCenterInsightsIssueModelLink())
+
+    def __init__(self, *, issue_model_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.issue_model_id = issue_model_id
+
+    def _model_name(self, parent: str) -> str:
+        return child_name(parent, "issueModels", self.issue_model_id, "issue_model_id")
+
+    def build_request(self, parent: str) -> Any:
+        return self.request_type(name=self._model_name(parent))
+
+    def execute(self, context: Any) -> Any:
+        ContactCenterInsightsIssueModelLink.persist(
+            context=context, project_id=self._project_id(), location=self.location,
+            issue_model_id=self._model_name(self._parent()).rsplit("/", 1)[-1],
+        )
+        return super().execute(context)

@@ -1,0 +1,147 @@
+"""Operators on conversations and insights: bulk analyze, ingest from Cloud Storage, export to BigQuery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google.cloud.contact_center_insights_v1 import types
+from google.longrunning import operations_pb2
+
+from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
+
+__all__ = [
+    "ContactCenterInsightsBulkAnalyzeConversationsOperator",
+    "ContactCenterInsightsExportInsightsDataOperator",
+    "ContactCenterInsightsIngestConversationsOperator",
+]
+
+
+class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsightsStartOperationOperator):
+    """Analyze the conversations a filter selects.
+
+    :param filter: the conversations to analyze, e.g. ``create_time > "{{ data_interval_start }}"`` (templated).
+    :param analysis_percentage: percentage of the selected conversations to analyze, in (0, 100].
+    :param annotator_selector: which annotators to run (``AnnotatorSelector`` as a dict).
+    """
+
+    template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "filter")
+
+    def __init__(
+        self, *, filter: str, analysis_percentage: float = 100.0,
+        annotator_selector: dict[str, Any] | None = None, **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filter = filter
+        self.analysis_percentage = analysis_percentage
+        self.annotator_selector = annotator_selector
+
+    def build_request(self, parent: str) -> Any:
+        if not isinstance(self.filter, str) or not self.filter.strip():
+            raise ValueError(f"Invalid filter {self.filter!r}: expected a non-empty conversation filter.")
+        pct = self.analysis_percentage
+        if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
+            raise ValueError(f"Invalid analysis_percentage {pct!r}: expected a number in (0, 100].")
+        request = types.BulkAnalyzeConversationsRequest(parent=parent, filter=self.filter, analysis_percentage=pct)
+        if self.annotator_selector is not None:
+            selector = _message(types.AnnotatorSelector, self.annotator_selector, "annotator_selector")
+            request.annotator_selector = selector
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        selector = request.annotator_selector if "annotator_selector" in request else None
+        return self.hook.bulk_analyze_conversations(
+            request.parent, request.filter, request.analysis_percentage, selector, **self._call_options()
+        )
+
+
+class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStartOperationOperator):
+    """Import conversations from Cloud Storage.
+
+    :param gcs_source: ``{"bucket_uri": "gs://bucket/prefix"}`` (templated).
+    :param transcript_object_config: e.g. ``{"medium": "CHAT"}``.
+    :param conversation_config: ``IngestConversationsRequest.ConversationConfig`` as a dict.
+    :param sample_size: import at most this many conversations.
+    """
+
+    template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "gcs_source")
+
+    def __init__(
+        self, *, gcs_source: dict[str, Any], transcript_object_config: dict[str, Any] | None = None,
+        conversation_config: dict[str, Any] | None = None, sample_size: int | None = None, **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.gcs_source = gcs_source
+        self.transcript_object_config = transcript_object_config
+        self.conversation_config = conversation_config
+        self.sample_size = sample_size
+
+    def build_request(self, parent: str) -> Any:
+        request_type = types.IngestConversationsRequest
+        source = _message(request_type.GcsSource, self.gcs_source, "gcs_source")
+        if not source.bucket_uri.startswith("gs://"):
+            raise ValueError(f"Invalid gcs_source {self.gcs_source!r}: expected a bucket_uri gs://BUCKET[/PREFIX].")
+        request = request_type(parent=parent, gcs_source=source)
+        if self.transcript_object_config is not None:
+            request.transcript_object_config = _message(
+                request_type.TranscriptObjectConfig, self.transcript_object_config, "transcript_object_config")
+        if self.conversation_config is not None:
+            request.conversation_config = _message(
+                request_type.ConversationConfig, self.conversation_config, "conversation_config")
+        if self.sample_size is not None:
+            request.sample_size = self.sample_size
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.ingest_conversations(
+            request.parent, request.gcs_source, _field(request, "transcript_object_config"),
+            _field(request, "conversation_config"), _field(request, "sample_size"), **self._call_options()
+        )
+
+
+class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStartOperationOperator):
+    """Export insights data to BigQuery.
+
+    :param big_query_destination: ``{"project_id": ..., "dataset": ..., "table": ...}`` (templated).
+    :param filter: the conversations to export (templated).
+    :param write_disposition: ``WRITE_TRUNCATE`` or ``WRITE_APPEND``.
+    """
+
+    template_fields: Sequence[str] = (
+        *ContactCenterInsightsStartOperationOperator.template_fields, "big_query_destination", "filter",
+    )
+
+    def __init__(
+        self, *, big_query_destination: dict[str, Any], filter: str = "", kms_key: str | None = None,
+        write_disposition: str | None = None, **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.big_query_destination = big_query_destination
+        self.filter = filter
+        self.kms_key = kms_key
+        self.write_disposition = write_disposition
+
+    def build_request(self, parent: str) -> Any:
+        request_type = types.ExportInsightsDataRequest
+        destination = _message(request_type.BigQueryDestination, self.big_query_destination, "big_query_destination")
+        if not destination.dataset:
+            raise ValueError(
+                f"Invalid big_query_destination {self.big_query_destination!r}: expected at least a dataset."
+            )
+        request = request_type(parent=parent, big_query_destination=destination, filter=self.filter or "")
+        if self.kms_key:
+            request.kms_key = self.kms_key
+        if self.write_disposition is not None:
+            dispositions = request_type.WriteDisposition.__members__
+            if self.write_disposition not in dispositions:
+                raise ValueError(
+                    f"Invalid write_disposition {self.write_disposition!r}: expected one of {list(dispositions)}."
+                )
+            request.write_disposition = dispositions[self.write_disposition]
+        return request
+
+    def start(self, request: Any) -> operations_pb2.Operation:
+        return self.hook.export_insights_data(
+            request.parent, request.big_query_destination, request.filter, request.kms_key or None,
+            _field(request, "write_disposition"), **self._call_options()
+        )
