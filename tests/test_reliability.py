@@ -75,7 +75,7 @@ def start_operations(emu: Emulator, count: int) -> list[str]:
 
 # -- 1. transient faults at scale ---------------------------------------------------------------------
 N_OPERATIONS = 200
-OPERATION_SECONDS = 1.0  # long enough that many triggers see their operation running first
+OPERATION_SECONDS = 3.0  # long enough that many triggers see their operation running first, however loaded the machine
 
 
 async def test_200_triggers_succeed_through_transient_faults(
