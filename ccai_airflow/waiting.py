@@ -22,8 +22,8 @@ from airflow.providers.common.compat.sdk import (
     AirflowTaskTimeout,
     TaskDeferred,
 )
-from airflow.sdk.exceptions import AirflowRescheduleException
 
+from ccai_airflow.compat import AirflowRescheduleException
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operations import Outcome, Status, log_progress, select_fields, stored_json_size, xcom_values
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
