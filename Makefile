@@ -1,25 +1,40 @@
-# ccai-airflow: `make test` sets up .venv (if missing) and runs lint, types and tests;
+# ccai-airflow: `make test` sets up .venv (if missing or stale) and runs lint, types and tests;
 # `make demo` runs the example pipeline against the bundled emulator.
+#
+# AIRFLOW picks the Airflow minor: 3.3 (the default) lives in .venv, the others in .venv-<minor>,
+# e.g. `make pytest AIRFLOW=3.1`. Every venv is installed with constraints/constraints-<minor>.txt
+# and reinstalled only when pyproject.toml or that file changes.
 PYTHON ?= python3
+AIRFLOW ?= 3.3
+DEFAULT_AIRFLOW := 3.3
+SUPPORTED_AIRFLOW := 3.1 3.2 3.3
+ifeq ($(filter $(AIRFLOW),$(SUPPORTED_AIRFLOW)),)
+$(error AIRFLOW=$(AIRFLOW) is not supported; use one of: $(SUPPORTED_AIRFLOW))
+endif
+ifeq ($(AIRFLOW),$(DEFAULT_AIRFLOW))
 VENV := .venv
+else
+VENV := .venv-$(AIRFLOW)
+endif
+CONSTRAINTS := constraints/constraints-$(AIRFLOW).txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo e2e venv clean bench
+.PHONY: test lint typecheck pytest demo e2e venv clean bench constraints wheel-smoke
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow tests e2e benchmarks
+	$(BIN)/ruff check ccai_airflow tests e2e benchmarks scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ccai_airflow benchmarks e2e
+	$(BIN)/mypy ccai_airflow benchmarks e2e scripts
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -35,5 +50,17 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# Regenerate constraints/constraints-<minor>.txt in throwaway venvs (.constraints-build/), from pip's
+# resolution bounded by constraints/pins-<minor>.in. `make constraints MINORS=3.2` for one minor.
+MINORS ?= $(SUPPORTED_AIRFLOW)
+constraints:
+	$(PYTHON) scripts/make_constraints.py $(MINORS)
+
+# Build the sdist and wheel, install the wheel (not editable) into a fresh venv with the default
+# minor's constraints and check it from outside the checkout.
+wheel-smoke: $(STAMP)
+	$(BIN)/python scripts/wheel_smoke.py --constraints $(CONSTRAINTS)
+
 clean:
-	rm -rf $(VENV) .airflow .demo .e2e .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf .venv .venv-* .constraints-build .wheel-smoke .ci-logs .airflow .demo .e2e .mypy_cache .ruff_cache \
+		.pytest_cache *.egg-info build dist

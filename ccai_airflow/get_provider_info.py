@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccai_airflow import __version__
+
 INTEGRATION = "Google Cloud Contact Center Insights"
 
 
@@ -13,7 +15,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Google Cloud Contact Center Insights",
         "description": "Hooks, sensors, triggers and operators for Contact Center Insights long-running "
         "operations.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": INTEGRATION,
