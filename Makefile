@@ -1,5 +1,5 @@
 # ccai-airflow: `make test` sets up .venv (if missing or stale) and runs lint, types and tests;
-# `make demo` runs the example pipeline against the bundled emulator.
+# `make demo` runs the example pipeline against the bundled emulator (ARGS="--weeks 2" for two weeks).
 #
 # AIRFLOW picks the Airflow minor: 3.3 (the default) lives in .venv, the others in .venv-<minor>,
 # e.g. `make pytest AIRFLOW=3.1`. Every venv is installed with constraints/constraints-<minor>.txt
@@ -42,7 +42,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m ccai_airflow.demo --workdir .demo
+	$(BIN)/python -m ccai_airflow.demo --workdir .demo $(ARGS)
 
 e2e: $(STAMP)
 	$(BIN)/python e2e/run_e2e.py

@@ -15,7 +15,10 @@ from tests.conftest import DAGS_FOLDER, PARENT
 
 def run_dag(dag_id: str, dags: Path = DAGS_FOLDER) -> Any:
     """Run one DAG of ``dags`` (a folder or one file) with dag.test(): tasks in process, triggers inline."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(str(dags))
     assert not bag.import_errors, bag.import_errors
