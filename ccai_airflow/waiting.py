@@ -201,8 +201,14 @@ class OperationWaitMixin:
         return values["return_value"]
 
     def timeout_error(self, context: Any, message: str) -> BaseException:
-        """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""
+        """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply.
+
+        Before Airflow 3.3 nothing keeps the first try's start: ``timeout`` counts from this try's start.
+        """
         started = task_state(context, WAIT_STARTED_KEY)
+        if started is None and not has_task_state(context):
+            start_date = getattr(context.get("ti"), "start_date", None)
+            started = start_date.timestamp() if start_date is not None else None
         timeout = self.wait_timeout
         if timeout is None or not isinstance(started, int | float) or time.time() >= started + timeout:
             return AirflowSensorTimeout(message)

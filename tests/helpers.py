@@ -6,11 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import airflow
 from google.cloud import contact_center_insights_v1 as ci
+from packaging.version import Version
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import DAGS_FOLDER, PARENT
+
+# Airflow 3.3 added task_state_store (state kept across a task's tries); some guarantees differ before it.
+AIRFLOW_KEEPS_TASK_STATE = Version(Version(airflow.__version__).base_version) >= Version("3.3")
 
 
 def run_dag(dag_id: str, dags: Path = DAGS_FOLDER) -> Any:

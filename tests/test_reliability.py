@@ -316,7 +316,7 @@ def test_secret_key_never_leaks_in_a_deferrable_run(
     outcome: str, secret_conn: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    emulator_env.set_operation_seconds(2.0)  # still running at the sensor's first look: it defers
+    emulator_env.set_operation_seconds(8.0)  # still running at the sensor's first look, however slow: it defers
     if outcome == "failed":
         emulator_env.fail_next_operations(2, code="PERMISSION_DENIED", message="Caller lacks training permission")
 
