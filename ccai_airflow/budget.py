@@ -147,11 +147,9 @@ def parse_rate(value: object, source: str) -> float | None:
     return float(rate)
 
 
-def resolve_rate(explicit: float | None, extra: object, conn_id: str, emulated: bool) -> float | None:
-    """The hook's argument, else the connection's extra, else the default (none against the emulator)."""
+def resolve_rate(explicit: float | None, extra: object, conn_id: str, default: float | None) -> float | None:
+    """The hook's argument, else the connection's extra, else ``default`` (the endpoint's: none for the emulator)."""
     if explicit is not None:
         return explicit
     from_connection = parse_rate(extra, f"connection {conn_id!r}")
-    if from_connection is not None:
-        return from_connection
-    return None if emulated else DEFAULT_REQUESTS_PER_SECOND
+    return from_connection if from_connection is not None else default

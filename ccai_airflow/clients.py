@@ -26,6 +26,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
+from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND
 from ccai_airflow.compat import AirflowNotFoundException
 from ccai_airflow.names import validate_emulator_address
 
@@ -68,6 +69,11 @@ class Endpoint:
     def emulated(self) -> bool:
         return self.emulator is not None
 
+    @property
+    def default_rate(self) -> float | None:
+        """The request budget when neither the hook nor the connection sets one: none against the emulator."""
+        return None if self.emulated else DEFAULT_REQUESTS_PER_SECOND
+
 
 def refresh_if_expired(credentials: Credentials | None) -> None:
     """Refresh an expired token here, before a call, not inside the transport.
@@ -89,23 +95,25 @@ class SharedClient:
 
 
 def sync_client(
-    endpoint: Endpoint, credentials: Credentials | None, client_options: Callable[[str | None], ClientOptions]
-) -> ContactCenterInsightsClient:
-    """A sync client; ``credentials`` and ``client_options`` are the hook's, used only for Google."""
+    endpoint: Endpoint, credentials: Callable[[], Credentials], client_options: Callable[[str | None], ClientOptions]
+) -> SharedClient:
+    """A sync client and what it calls with; ``credentials`` and ``client_options`` are the hook's, asked
+    for only for Google."""
     if endpoint.emulator and endpoint.transport == "grpc":
         channel = grpc.insecure_channel(endpoint.emulator)
-        return ContactCenterInsightsClient(
+        return SharedClient(ContactCenterInsightsClient(
             transport=ContactCenterInsightsGrpcTransport(channel=channel), client_info=CLIENT_INFO
-        )
+        ), None)
     if endpoint.emulator:
-        return ContactCenterInsightsClient(
+        return SharedClient(ContactCenterInsightsClient(
             credentials=AnonymousCredentials(), transport="rest", client_info=CLIENT_INFO,
             client_options=ClientOptions(api_endpoint=endpoint.emulator),
-        )
-    return ContactCenterInsightsClient(
-        credentials=credentials, transport=endpoint.transport, client_info=CLIENT_INFO,
+        ), None)
+    google_credentials = credentials()
+    return SharedClient(ContactCenterInsightsClient(
+        credentials=google_credentials, transport=endpoint.transport, client_info=CLIENT_INFO,
         client_options=client_options(endpoint.api_endpoint),
-    )
+    ), google_credentials)
 
 
 async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any]]) -> SharedClient:

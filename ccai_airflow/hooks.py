@@ -97,13 +97,13 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
             **kwargs,
         )
         self._client: ContactCenterInsightsClient | None = None
-        self.credentials: Any = None  # what the client calls with; None against the emulator
+        self.credentials: Any = None  # what the client calls with (None: anonymous)
 
     def get_conn(self) -> ContactCenterInsightsClient:
         """The client, built once per hook."""
         if self._client is None:
-            self.credentials = None if self.endpoint.emulated else self.get_credentials()
-            self._client = sync_client(self.endpoint, self.credentials, self.get_client_options)
+            shared = sync_client(self.endpoint, self.get_credentials, self.get_client_options)
+            self._client, self.credentials = shared.client, shared.credentials
         return self._client
 
     # -- operations -----------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
     def request_budget(self, project: str) -> RequestBudget | None:
         """The process-wide polling budget of ``project`` (None: unlimited)."""
         rate = resolve_rate(self.requests_per_second, self._get_field("requests_per_second"), self.gcp_conn_id,
-                            self.endpoint.emulated)
+                            self.endpoint.default_rate)
         return None if rate is None else budget_for(project, rate)
 
     def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
@@ -286,7 +286,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         Once, also when thousands of triggers start together: they all wait for the first look-up instead of
         each building a sync hook and reading the connection in a thread before the first has finished.
         """
-        key = (self.gcp_conn_id, self.requests_per_second, self.endpoint.emulator)
+        key = (self.gcp_conn_id, self.requests_per_second, self.endpoint)
         rate = await shared_state.rate(key, self._read_rate)
         return None if rate is None else budget_for(project, rate)
 
@@ -295,7 +295,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         if self.requests_per_second is None:
             sync_hook = await self.get_sync_hook()
             extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
-        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.emulated)
+        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate)
 
     async def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """As the sync hook's."""

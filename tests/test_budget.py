@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate
+from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND, RequestBudget, budget_for, parse_rate, resolve_rate
+from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
@@ -145,10 +146,12 @@ def test_the_window_is_never_shorter_than_a_second_nor_over_the_rate(rate: float
 
 
 def test_rate_settings_are_resolved_and_validated() -> None:
-    assert resolve_rate(None, None, "c", emulated=False) == 10.0  # a fifth of 3,000/minute
-    assert resolve_rate(None, None, "c", emulated=True) is None
-    assert resolve_rate(None, "20", "c", emulated=False) == 20.0
-    assert resolve_rate(7.0, "20", "c", emulated=False) == 7.0
+    assert Endpoint("grpc", None, None).default_rate == 10.0  # a fifth of 3,000/minute
+    assert Endpoint("grpc", None, "127.0.0.1:1").default_rate is None  # the emulator has no quota
+    assert resolve_rate(None, None, "c", default=DEFAULT_REQUESTS_PER_SECOND) == 10.0
+    assert resolve_rate(None, None, "c", default=None) is None
+    assert resolve_rate(None, "20", "c", default=DEFAULT_REQUESTS_PER_SECOND) == 20.0
+    assert resolve_rate(7.0, "20", "c", default=DEFAULT_REQUESTS_PER_SECOND) == 7.0
     assert parse_rate("", "x") is None
     for bad in ("fast", 0, -1, True):
         with pytest.raises(ValueError, match=f"Invalid requests_per_second {bad!r}"):

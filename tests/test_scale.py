@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ccai_airflow import retrying, shared_state
+from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from ccai_airflow.names import parse_operation_name
@@ -60,7 +61,8 @@ async def test_triggers_started_together_read_the_connection_once(
 
     assert {e["status"] for e in events} == {"succeeded"}
     assert reads.count("requests_per_second") == 1
-    assert {("ccai_shared_rate", None, emulator_env.grpc_target): 1000.0} == shared_state.completed_rate_lookups()
+    endpoint = Endpoint("grpc", None, emulator_env.grpc_target)
+    assert {("ccai_shared_rate", None, endpoint): 1000.0} == shared_state.completed_rate_lookups()
 
 
 async def test_an_unchanged_running_operation_is_not_decoded_again(emulator_env: Emulator) -> None:
