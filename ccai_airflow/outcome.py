@@ -126,14 +126,20 @@ class Outcome:
                 found[key] = str(value)
         return found
 
-    def elapsed_seconds(self, now: datetime.datetime | None = None) -> float | None:
-        """Seconds since the operation's ``metadata.createTime``, when the metadata has it."""
+    def created_at(self) -> datetime.datetime | None:
+        """The operation's ``metadata.createTime``, when the metadata has a readable one."""
         created = self.metadata.get("createTime")
         if not isinstance(created, str):
             return None
         try:
-            start = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+            return datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
         except ValueError:
+            return None
+
+    def elapsed_seconds(self, now: datetime.datetime | None = None) -> float | None:
+        """Seconds since the operation's ``metadata.createTime``, when the metadata has it."""
+        start = self.created_at()
+        if start is None:
             return None
         return ((now or datetime.datetime.now(datetime.UTC)) - start).total_seconds()
 

@@ -45,19 +45,9 @@ def adoptable(
             continue
         if outcome.status is Status.FAILED:
             continue
-        created = _created(metadata)
+        created = outcome.created_at()
         if created is None or (since is not None and created < since):
             continue
         if best is None or created > best[0]:
             best = (created, operation.name)
     return None if best is None else best[1]
-
-
-def _created(metadata: dict[str, Any]) -> datetime.datetime | None:
-    value = metadata.get("createTime")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

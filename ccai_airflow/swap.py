@@ -98,16 +98,6 @@ def _request_name(outcome: Outcome) -> str | None:
     return request.get("name") if isinstance(request, dict) else None
 
 
-def _created(outcome: Outcome) -> datetime.datetime | None:
-    value = outcome.metadata.get("createTime")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def newest_operation(
     operations: Iterable[Any], metadata_type: str | None, model: str | None = None, *,
     not_model: str | None = None, since: datetime.datetime | None = None,
@@ -127,7 +117,7 @@ def newest_operation(
             continue
         if (model is not None and name != model) or (not_model is not None and name == not_model):
             continue
-        created = _created(outcome)
+        created = outcome.created_at()
         if outcome.status not in wanted or created is None or (since is not None and created < since):
             continue
         if best is None or created > best[0]:
