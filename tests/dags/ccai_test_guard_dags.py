@@ -20,7 +20,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "cancel_execution_timeout": {"mode": "poke", "execution_timeout": timedelta(seconds=2), "cancel_on_kill": True},
     "no_cancel_deferrable": {"deferrable": True, "timeout": 1},
     # Try 1 ends by execution_timeout (3 s, retryable); try 2 must end 4 s after try 1 began.
-    "first_try_deferrable": {"deferrable": True, "timeout": 4, "execution_timeout": timedelta(seconds=3),
+    "first_try_deferrable": {"deferrable": True, "timeout": 6, "execution_timeout": timedelta(seconds=4),
                              "retries": 1, "retry_delay": timedelta(0)},
     "xcom_too_large": {"mode": "poke", "max_xcom_bytes": 500},
     "xcom_fields": {"deferrable": True, "max_xcom_bytes": 1500,
