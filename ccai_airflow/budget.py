@@ -37,8 +37,8 @@ JITTER_GUARD_S = 0.05
 class RequestBudget:
     """At most ``rate`` requests per second, spaced evenly; ``clock`` is for tests.
 
-    Use ``with budget.request():`` (threads) or ``async with budget.arequest():`` (event loops) around
-    exactly one call.
+    Use ``with budget.request() as waited:`` (threads) or ``async with budget.arequest() as waited:`` (event
+    loops) around exactly one call; ``waited`` is how long it waited for its turn, in seconds.
     """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -94,22 +94,26 @@ class RequestBudget:
             yield delay
 
     @contextmanager
-    def request(self) -> Iterator[None]:
-        """One request, from a thread: waits for its slot and for room under the cap."""
+    def request(self) -> Iterator[float]:
+        """One request, from a thread: waits for its slot and for room under the cap; gives the seconds waited."""
+        waited = 0.0
         for delay in self._waits():
             time.sleep(delay)
+            waited += delay
         try:
-            yield
+            yield waited
         finally:
             self._end()
 
     @asynccontextmanager
-    async def arequest(self) -> AsyncIterator[None]:
+    async def arequest(self) -> AsyncIterator[float]:
         """One request, from an event loop: as :meth:`request`, sleeping without blocking the loop."""
+        waited = 0.0
         for delay in self._waits():
             await asyncio.sleep(delay)
+            waited += delay
         try:
-            yield
+            yield waited
         finally:
             self._end()
 

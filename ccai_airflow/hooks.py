@@ -21,7 +21,7 @@ from google.api_core.retry import retry_target_async
 from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
-from ccai_airflow import retrying, shared_state
+from ccai_airflow import metrics, retrying, shared_state
 from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate
 from ccai_airflow.calls import InsightsCalls
 from ccai_airflow.clients import EmulatorAware, Endpoint, SharedClient, async_client, refresh_if_expired, sync_client
@@ -32,8 +32,9 @@ from ccai_airflow.names import (
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import Outcome, is_transient, log_progress, outcome_of, outcome_of_error
+from ccai_airflow.outcome import Outcome, error_code_of, is_transient, outcome_of, outcome_of_error
 from ccai_airflow.polling import PollingPolicy, next_step
+from ccai_airflow.progress import WaitTally, log_progress
 
 __all__ = ["ContactCenterInsightsAsyncHook", "ContactCenterInsightsHook"]
 
@@ -52,6 +53,7 @@ class _HookOptions:
         self.api_endpoint = api_endpoint
         self.endpoint = Endpoint.resolve(self.transport, api_endpoint)
         self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
+        self._tallies: dict[str, WaitTally] = {}
 
     @property
     def credentials_source(self) -> str:
@@ -60,6 +62,26 @@ class _HookOptions:
 
     def _log_retry(self, exc: Exception) -> None:
         self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
+
+    def tally(self, name: str) -> WaitTally:
+        """What the polls of operation ``name`` through this hook have cost so far (polls, retries, budget wait)."""
+        tally = self._tallies.get(name)
+        if tally is None:
+            tally = self._tallies[name] = WaitTally(name)
+        return tally
+
+    def track(self, tally: WaitTally) -> WaitTally:
+        """Count this hook's polls of ``tally.operation_name`` into ``tally`` (a wait carried over from elsewhere)."""
+        self._tallies[tally.operation_name] = tally
+        return tally
+
+    def _on_poll_retry(self, name: str, exc: Exception) -> None:
+        self._log_retry(exc)
+        metrics.retried(self.tally(name), error_code_of(exc))
+
+    def _observed(self, name: str, outcome: Outcome) -> Outcome:
+        metrics.polled(self.tally(name), outcome)
+        return outcome
 
 
 class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, GoogleBaseHook):
@@ -116,16 +138,20 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
         """
         budget = self.request_budget(parse_operation_name(name).project)
         client = self.get_conn()
+        tally = self.tally(name)
 
         def attempt() -> operations_pb2.Operation:
             refresh_if_expired(self.credentials)
-            with nullcontext() if budget is None else budget.request(), retrying.honour_retry_after(budget):
+            with nullcontext(0.0) if budget is None else budget.request() as waited, \
+                    retrying.honour_retry_after(budget):
+                metrics.budget_waited(tally, waited)
                 return client.get_operation(
                     request={"name": name}, retry=None, metadata=metadata,
                     timeout=retrying.ATTEMPT_TIMEOUT_S if timeout is None else timeout,
                 )
 
-        return retrying.transient_retry(self._log_retry, retry_timeout)(attempt)()  # type: ignore[no-any-return]
+        on_error = functools.partial(self._on_poll_retry, name)
+        return retrying.transient_retry(on_error, retry_timeout)(attempt)()  # type: ignore[no-any-return]
 
     def request_budget(self, project: str) -> RequestBudget | None:
         """The process-wide polling budget of ``project`` (None: unlimited)."""
@@ -166,8 +192,8 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
         try:
             operation = self.get_operation(name, retry_timeout)
         except Exception as exc:
-            return outcome_of_error(name, exc, self.credentials_source)
-        return outcome_of(operation)
+            return self._observed(name, outcome_of_error(name, exc, self.credentials_source))
+        return self._observed(name, outcome_of(operation))
 
     def wait_for_operation(
         self, name: str, timeout: float | None = None, poll_interval: float | None = None
@@ -184,7 +210,7 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
             step = next_step(outcome, policy, started, deadline, time.time())
             if step.sleep is None:
                 return step.outcome
-            log_progress(self.log, outcome)
+            log_progress(self.log, outcome, self.tally(name))
             time.sleep(step.sleep)
 
 
@@ -253,7 +279,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             functools.partial(self._attempt, shared, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata),
             predicate=is_transient,
             sleep_generator=retrying.sleep_generator(), timeout=retrying.retry_seconds(retry_timeout),
-            on_error=self._log_retry,
+            on_error=functools.partial(self._on_poll_retry, name),
         )
 
     async def _attempt(
@@ -264,7 +290,8 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         client = shared.client
         # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
         # before a wait for a place in flight.
-        async with shared_state.inflight_limit(), nullcontext() if budget is None else budget.arequest():
+        async with shared_state.inflight_limit(), nullcontext(0.0) if budget is None else budget.arequest() as waited:
+            metrics.budget_waited(self.tally(name), waited)
             with retrying.honour_retry_after(budget):
                 return await self._call(client, name, timeout, metadata)
 
@@ -317,15 +344,15 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         try:
             operation = await self.get_operation(name, retry_timeout)
         except Exception as exc:
-            return outcome_of_error(name, exc, self.credentials_source)
+            return self._observed(name, outcome_of_error(name, exc, self.credentials_source))
         if operation.done:
             self._last_running = None
-            return outcome_of(operation)
+            return self._observed(name, outcome_of(operation))
         # A running operation that has not changed since the last poll (no new progress counters) is not
         # decoded again: json_format costs more than the rest of the poll.
         key = operation.SerializeToString()
         if self._last_running is not None and self._last_running[0] == key:
-            return self._last_running[1]
+            return self._observed(name, self._last_running[1])
         outcome = outcome_of(operation)
         self._last_running = (key, outcome)
-        return outcome
+        return self._observed(name, outcome)

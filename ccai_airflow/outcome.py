@@ -34,8 +34,8 @@ __all__ = [
     "code_name",
     "decode_any",
     "decode_operation",
+    "error_code_of",
     "is_transient",
-    "log_progress",
     "outcome_of",
     "outcome_of_error",
 ]
@@ -128,11 +128,18 @@ class Outcome:
 
     def created_at(self) -> datetime.datetime | None:
         """The operation's ``metadata.createTime``, when the metadata has a readable one."""
-        created = self.metadata.get("createTime")
-        if not isinstance(created, str):
+        return self._metadata_time("createTime")
+
+    def ended_at(self) -> datetime.datetime | None:
+        """The operation's ``metadata.endTime`` (set by the server when it finished), when readable."""
+        return self._metadata_time("endTime")
+
+    def _metadata_time(self, key: str) -> datetime.datetime | None:
+        value = self.metadata.get(key)
+        if not isinstance(value, str):
             return None
         try:
-            return datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
 
@@ -201,18 +208,6 @@ def outcome_of(operation: operations_pb2.Operation) -> Outcome:
     return Outcome(Status.SUCCEEDED, operation.name, decoded)
 
 
-def log_progress(log: Any, outcome: Outcome) -> None:
-    """One INFO line per poll: elapsed time and the metadata's progress counters when present."""
-    elapsed = outcome.elapsed_seconds()
-    if outcome.error_code:
-        log.warning("Operation %s: transient %s, will poll again: %s",
-                    outcome.operation_name, outcome.error_code, outcome.error_message)
-        return
-    progress = ", ".join(f"{k}={v}" for k, v in outcome.progress().items()) or "no progress counters"
-    log.info("Operation %s running; elapsed %s; %s", outcome.operation_name,
-             "unknown" if elapsed is None else f"{elapsed:.0f}s", progress)
-
-
 # -- errors of the API call itself -------------------------------------------------------------
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     exceptions.ServiceUnavailable,  # UNAVAILABLE, 503
@@ -254,9 +249,9 @@ def outcome_of_error(operation_name: str, exc: Exception, credentials: str = "th
     else is a bug and is raised again.
     """
     if is_transient(exc) or isinstance(exc, exceptions.RetryError):
-        return Outcome(Status.RUNNING, operation_name, None, error_code=_code_of(exc), error_message=str(exc))
+        return Outcome(Status.RUNNING, operation_name, None, error_code=error_code_of(exc), error_message=str(exc))
     if isinstance(exc, exceptions.GoogleAPICallError):
-        return Outcome(Status.ERROR, operation_name, None, error_code=_code_of(exc), error_message=exc.message)
+        return Outcome(Status.ERROR, operation_name, None, error_code=error_code_of(exc), error_message=exc.message)
     if isinstance(exc, auth_exceptions.GoogleAuthError):
         # A revoked key, a deleted service account, an impersonation that is not allowed; also a 401 that
         # google-auth cannot answer by refreshing (the emulator's anonymous credentials over REST). The
@@ -266,9 +261,10 @@ def outcome_of_error(operation_name: str, exc: Exception, credentials: str = "th
     raise exc
 
 
-def _code_of(exc: BaseException) -> str:
+def error_code_of(exc: BaseException) -> str:
+    """The status code name of an API error (``UNAVAILABLE``, ``NOT_FOUND``, ...), else its class name."""
     if isinstance(exc, exceptions.RetryError) and exc.cause is not None:
-        return _code_of(exc.cause)
+        return error_code_of(exc.cause)
     code = getattr(exc, "grpc_status_code", None)
     if code is not None:
         return str(code.name)

@@ -23,8 +23,8 @@ from ccai_airflow.names import (
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import log_progress
 from ccai_airflow.polling import DEFAULT_POLLING
+from ccai_airflow.progress import log_progress
 from ccai_airflow.waiting import OperationWaitMixin
 from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
@@ -111,13 +111,16 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
             self._poke_end_time = self.end_time(context, self.wait_timeout) or float("inf")  # inf: no deadline
         if self._first_poke_at is None:
             self._first_poke_at = time.time()
+        tally = self.hook.tally(self.operation_name)
+        if self._wait_started is not None and tally.polls == 0:
+            tally.started = self._wait_started
         outcome = self.hook.poll(self.operation_name, self._poke_end_time - time.time())
         self._last_status = outcome.status
         if not outcome.done:
-            log_progress(self.log, outcome)
+            log_progress(self.log, outcome, tally)
             self._schedule_next_poke(outcome.elapsed_seconds(), self._poke_end_time)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, outcome))
+        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, self.wait_ended(outcome)))
 
     def _schedule_next_poke(self, age: float | None, deadline: float) -> None:
         """Adaptive polling in poke and reschedule modes, through ``poke_interval``, which the base sensor

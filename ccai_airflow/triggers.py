@@ -18,8 +18,9 @@ from ccai_airflow.names import (
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import Status, log_progress
+from ccai_airflow.outcome import Status
 from ccai_airflow.polling import PollingPolicy, next_step
+from ccai_airflow.progress import WaitTally, log_progress
 
 __all__ = ["ContactCenterInsightsOperationTrigger", "cancel_logged"]
 
@@ -41,7 +42,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
 
     Yields exactly one event, ``Outcome.to_event()``: JSON primitives only, with ``status`` one of
     ``succeeded``, ``failed`` (the operation finished with an error), ``error`` (the API refused
-    the request: NOT_FOUND, PERMISSION_DENIED, ...) or ``timeout``.
+    the request: NOT_FOUND, PERMISSION_DENIED, ...) or ``timeout``; and ``wait``, what the wait cost
+    (``progress.WaitTally.to_event``: polls, transient retries by code, budget wait, when it was deferred).
 
     Transient API errors are retried inside each poll (``google.api_core`` retry, capped exponential
     backoff with jitter) and, if they persist, the next poll tries again: they never end the wait.
@@ -57,6 +59,8 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         (never when the triggerer merely restarts).
     :param end_time: absolute deadline (Unix seconds). It is serialized as is, so a trigger rebuilt
         after a triggerer restart keeps the original deadline instead of starting a new one.
+    :param wait_tally: what the wait cost before it was deferred (``WaitTally.to_event()``); the trigger
+        counts on from it. After a triggerer restart it counts on from it again.
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         api_endpoint: str | None = None,
         end_time: float | None = None,
         cancel_on_kill: bool = False,
+        wait_tally: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.operation_name = parse_operation_name(operation_name).name
@@ -82,6 +87,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             raise ValueError(f"Invalid end_time {end_time!r}: expected Unix seconds or None.")
         self.end_time = None if end_time is None else float(end_time)
         self.cancel_on_kill = validate_flag("cancel_on_kill", cancel_on_kill)
+        if wait_tally is not None and not isinstance(wait_tally, dict):
+            raise ValueError(f"Invalid wait_tally {wait_tally!r}: expected a dict from WaitTally.to_event() or None.")
+        self.wait_tally = wait_tally
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         chain = self.impersonation_chain
@@ -96,6 +104,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
                 "api_endpoint": self.api_endpoint,
                 "end_time": self.end_time,
                 "cancel_on_kill": self.cancel_on_kill,
+                "wait_tally": self.wait_tally,
             },
         )
 
@@ -107,6 +116,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()
+        tally = hook.track(WaitTally.from_event(self.operation_name, self.wait_tally))
         policy = PollingPolicy.for_interval(self.poll_interval)
         started = time.time()
         while True:
@@ -116,9 +126,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             if step.sleep is None:
                 if step.outcome.status is Status.TIMEOUT and self.cancel_on_kill:
                     await self._cancel(hook, "the deadline passed")
-                yield TriggerEvent(step.outcome.to_event())
+                yield TriggerEvent({**step.outcome.to_event(), "wait": tally.to_event()})
                 return
-            log_progress(self.log, outcome)
+            log_progress(self.log, outcome, tally)
             await asyncio.sleep(step.sleep)
 
     async def on_kill(self) -> None:

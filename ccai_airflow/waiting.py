@@ -2,7 +2,8 @@
 and finishing an outcome.
 
 One code path: whether a task waited by poking, by rescheduling or in the triggerer, and
-whether it is the sensor or an operator that started the operation, the result goes through
+whether it is the sensor or an operator that started the operation, every wait ends in
+:meth:`OperationWaitMixin.wait_ended` (one summary line of what it cost) and its result goes through
 :meth:`OperationWaitMixin.finish`.
 """
 
@@ -15,6 +16,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from ccai_airflow import metrics
 from ccai_airflow.compat import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
@@ -24,7 +26,8 @@ from ccai_airflow.compat import (
 from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.names import validate_flag
-from ccai_airflow.outcome import Outcome, Status, log_progress
+from ccai_airflow.outcome import Outcome, Status
+from ccai_airflow.progress import WaitTally, log_progress
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger, cancel_logged
 from ccai_airflow.xcom import (
     DEFAULT_MAX_XCOM_BYTES,
@@ -79,6 +82,7 @@ class OperationWaitMixin:
     log: Any
     wait_timeout: float | None = None
     _waiting_on: str | None = None
+    _wait_started: float | None = None
     _last_status: Status | None = None
     _cancel_requested: bool = False
 
@@ -109,6 +113,7 @@ class OperationWaitMixin:
         if not isinstance(started, int | float):
             started = now
             set_task_state(context, WAIT_STARTED_KEY, started)
+        self._wait_started = float(started)
         ends = [] if timeout is None else [started + timeout]
         if self.execution_timeout is not None:
             ends.append(now + self.execution_timeout.total_seconds())
@@ -122,26 +127,47 @@ class OperationWaitMixin:
         """Wait for the operation and finish; deferrable: look once, then hand over to the triggerer."""
         end_time = self.end_time(context, timeout)
         with self.cancel_if_abandoned(operation_name):
-            if deferrable:
-                outcome = self.hook.poll(operation_name)
-                if not outcome.done:
-                    log_progress(self.log, outcome)
-                    self.log.info("Waiting for %s in the triggerer until end_time=%s.", operation_name, end_time)
-                    self.defer_until_done(operation_name, poll_interval, end_time)
-            else:
-                remaining = None if end_time is None else max(end_time - time.time(), 0.0)
-                outcome = self.hook.wait_for_operation(operation_name, timeout=remaining, poll_interval=poll_interval)
-            return self.finish(context, outcome)
+            return self.finish(context, self.wait_step(operation_name, poll_interval, end_time, deferrable))
 
-    def defer_until_done(self, operation_name: str, poll_interval: float | None, end_time: float | None) -> None:
-        """Hand the wait to the triggerer; ``execute_complete`` runs when it is over."""
+    def wait_step(
+        self, operation_name: str, poll_interval: float | None, end_time: float | None, deferrable: bool,
+        method_name: str = "execute_complete",
+    ) -> Outcome:
+        """Wait in this worker until done or ``end_time``; deferrable: look once, then defer (resuming in
+        ``method_name``) unless it is done already."""
+        tally = self.hook.tally(operation_name)
+        if self._wait_started is not None:
+            tally.started = self._wait_started
+        if deferrable:
+            outcome = self.hook.poll(operation_name)
+            if not outcome.done:
+                log_progress(self.log, outcome, tally)
+                self.log.info("Waiting for %s in the triggerer until end_time=%s.", operation_name, end_time)
+                self.defer_until_done(operation_name, poll_interval, end_time, method_name)
+        else:
+            remaining = None if end_time is None else max(end_time - time.time(), 0.0)
+            outcome = self.hook.wait_for_operation(operation_name, timeout=remaining, poll_interval=poll_interval)
+        return self.wait_ended(outcome)
+
+    def defer_until_done(
+        self, operation_name: str, poll_interval: float | None, end_time: float | None,
+        method_name: str = "execute_complete",
+    ) -> None:
+        """Hand the wait to the triggerer; ``method_name`` runs when it is over.
+
+        What the continuation needs comes from the trigger's event and the server, not from the deferral's
+        kwargs: ``dag.test`` (and so ``airflow dags test``) drops those on resume.
+        """
+        tally = self.hook.tally(operation_name)
+        tally.deferred_at = time.time()
         self.defer(  # type: ignore[attr-defined]
             trigger=ContactCenterInsightsOperationTrigger(
                 operation_name=operation_name, poll_interval=poll_interval, gcp_conn_id=self.gcp_conn_id,
                 impersonation_chain=self.impersonation_chain, transport=self.transport,
                 api_endpoint=self.api_endpoint, end_time=end_time, cancel_on_kill=self.cancel_on_kill,
+                wait_tally=tally.to_event(),
             ),
-            method_name="execute_complete",
+            method_name=method_name,
             timeout=None if end_time is None else timedelta(
                 seconds=max(end_time - time.time(), 0.0) + DEFERRAL_TIMEOUT_GRACE_S
             ),
@@ -149,7 +175,21 @@ class OperationWaitMixin:
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Finish after the trigger, exactly as a poke that found the operation done."""
-        return self.finish(context, Outcome.from_event(event))
+        return self.finish(context, self.resumed(event))
+
+    def resumed(self, event: dict[str, Any]) -> Outcome:
+        """The outcome of a trigger's event; the wait's cost (the triggerer's polls included) comes with it."""
+        outcome = Outcome.from_event(event)
+        tally = self.hook.track(WaitTally.from_event(outcome.operation_name, event.get("wait")))
+        if tally.deferred_at is not None:
+            metrics.deferred(time.time() - tally.deferred_at)
+        return self.wait_ended(outcome)
+
+    def wait_ended(self, outcome: Outcome) -> Outcome:
+        """Every wait ends here, in whichever mode it waited: one line of what it cost."""
+        self._last_status = outcome.status
+        self.log.info("%s", self.hook.tally(outcome.operation_name).summary(outcome))
+        return outcome
 
     # -- cancellation --------------------------------------------------------------------------
     @contextmanager

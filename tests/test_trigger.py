@@ -89,7 +89,8 @@ async def test_transient_faults_are_retried(emulator_env: Emulator) -> None:
     events = await asyncio.gather(*(first_event(t, timeout=120) for t in triggers))
 
     assert {e["status"] for e in events} == {"succeeded"}
-    assert len({json.dumps(e, sort_keys=True) for e in events}) == 1
+    # The same outcome for every trigger; what each wait cost (its "wait" tally) is its own.
+    assert len({json.dumps({**e, "wait": None}, sort_keys=True) for e in events}) == 1
     assert emulator_env.call_counts()["GetOperation"] > 20
 
 
@@ -117,7 +118,7 @@ async def test_rebuilt_trigger_resumes_and_gives_the_same_result(emulator_env: E
     again = await first_event(rebuild(trigger))
 
     assert event["status"] == "succeeded"
-    assert event == again
+    assert {**event, "wait": None} == {**again, "wait": None}
     assert emulator_env.call_counts().get("CancelOperation", 0) == 0
 
 

@@ -109,8 +109,7 @@ class ContactCenterInsightsDeployIssueModelOperator(IssueModelSwap):
         self._rolled_back(context, self._resumed(context, event))
 
     def _resumed(self, context: Any, event: dict[str, Any]) -> Outcome:
-        outcome = Outcome.from_event(event)
-        self._last_status = outcome.status
+        outcome = self.resumed(event)
         if outcome.status is Status.TIMEOUT:
             raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
         return outcome

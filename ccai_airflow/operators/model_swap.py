@@ -9,7 +9,6 @@ and fails naming both operations. Every step is derived from the server's state
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any, NoReturn
 
 from google.api_core.exceptions import GoogleAPICallError, RetryError
@@ -19,12 +18,8 @@ from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
 )
 from ccai_airflow.operators.base import _IssueModelOperator
-from ccai_airflow.outcome import Outcome, Status, log_progress, outcome_of_error
+from ccai_airflow.outcome import Outcome, Status, outcome_of_error
 from ccai_airflow.swap import DEPLOY_METADATA, Step, is_retryable_code, newest_operation, next_action, previous_model
-from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from ccai_airflow.waiting import (
-    DEFERRAL_TIMEOUT_GRACE_S,
-)
 
 __all__ = ["IssueModelSwap"]
 
@@ -89,36 +84,10 @@ class IssueModelSwap(_IssueModelOperator):
         """Wait for one step's operation: in this worker, or deferred (``method_name`` carries on)."""
         end_time = self.end_time(context, self.wait_timeout)
         with self.cancel_if_abandoned(name):
-            if self.deferrable:
-                outcome = self.hook.poll(name)
-                if not outcome.done:
-                    log_progress(self.log, outcome)
-                    self._defer_step(name, end_time, method_name)
-            else:
-                remaining = None if end_time is None else max(end_time - time.time(), 0.0)
-                outcome = self.hook.wait_for_operation(name, timeout=remaining, poll_interval=self.poll_interval)
-            self._last_status = outcome.status
+            outcome = self.wait_step(name, self.poll_interval, end_time, self.deferrable, method_name)
             if outcome.status is Status.TIMEOUT:
                 raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
             return outcome
-
-    def _defer_step(self, name: str, end_time: float | None, method_name: str) -> None:
-        """As ``defer_until_done``, resuming in ``method_name``.
-
-        The continuation learns what it needs from the trigger's event and the server, not from the
-        deferral's kwargs: ``dag.test`` (and so ``airflow dags test``) drops those on resume.
-        """
-        self.defer(
-            trigger=ContactCenterInsightsOperationTrigger(
-                operation_name=name, poll_interval=self.poll_interval, gcp_conn_id=self.gcp_conn_id,
-                impersonation_chain=self.impersonation_chain, transport=self.transport,
-                api_endpoint=self.api_endpoint, end_time=end_time, cancel_on_kill=self.cancel_on_kill,
-            ),
-            method_name=method_name,
-            timeout=None if end_time is None else timedelta(
-                seconds=max(end_time - time.time(), 0.0) + DEFERRAL_TIMEOUT_GRACE_S
-            ),
-        )
 
     def _check_step(self, context: Any, outcome: Outcome) -> None:
         """Return when the step succeeded; roll back a failed deploy of the target; raise for anything else.
