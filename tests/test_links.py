@@ -33,7 +33,9 @@ def links(dag_run: Any, task_id: str) -> dict[str, str | None]:
     """The task's links as the REST API's links route builds them: name -> URL, None when there is none."""
     from airflow.models.serialized_dag import SerializedDagModel
 
-    task = SerializedDagModel.get_dag(dag_run.dag_id).get_task(task_id)
+    dag = SerializedDagModel.get_dag(dag_run.dag_id)
+    assert dag is not None, f"no serialized DAG {dag_run.dag_id}"
+    task = dag.get_task(task_id)
     ti = dag_run.get_task_instance(task_id)
     return {name: task.get_extra_links(ti, name) or None for name in task.extra_links}
 
