@@ -30,5 +30,6 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "ccai_airflow.links.ContactCenterInsightsLink",
             "ccai_airflow.links.ContactCenterInsightsIssueModelLink",
+            "ccai_airflow.links.ContactCenterInsightsOperationLink",
         ],
     }

@@ -17,6 +17,7 @@ from ccai_airflow.compat import (
     conf,
 )
 from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError
+from ccai_airflow.links import ContactCenterInsightsOperationLink
 from ccai_airflow.names import (
     parse_operation_name,
     validate_impersonation_chain,
@@ -57,6 +58,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     """
 
     template_fields: Sequence[str] = ("operation_name", "impersonation_chain", "gcp_conn_id")
+    operator_extra_links = (ContactCenterInsightsOperationLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -133,6 +135,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
 
     # -- deferrable ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
+        ContactCenterInsightsOperationLink.persist(context=context, operation_name=self.operation_name)
         if not self.deferrable:
             with self.cancel_if_abandoned(self.operation_name):
                 return super().execute(context)

@@ -8,6 +8,8 @@ emulator. It then:
    ``airflow dags trigger``; while the sensor is deferred it ``kill -9``s the triggerer and starts
    a new one; the run must still succeed, the XComs read back through the REST API must match the
    emulator's issue model, the model must have been created exactly once and nothing cancelled;
+   every task's extra links, read through the REST API as the UI reads them (the sensor's also
+   while it was deferred), must be the expected URLs;
 2. runs 50 DAG runs of a sensor-only DAG at once and reports how many worker slots were busy while
    they waited (deferrable sensors should hold none).
 
@@ -246,6 +248,10 @@ class Api:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
+    def links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
+        """The task's extra links, as the UI asks for them: link name -> URL (None: no URL)."""
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]  # type: ignore[no-any-return]
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
         entry = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
         value = entry["value"]
@@ -274,6 +280,8 @@ def check_lifecycle_with_triggerer_kill(
              lambda: api.ti_state(LIFECYCLE, run_id, "wait_for_training") == "deferred",
              timeout=240, log=stack.log("scheduler"))
     time.sleep(3)  # let the triggerer pick the trigger up
+    # What the UI shows for the deferred sensor: the operation's URL already, not a link to come.
+    deferred_links = api.links(LIFECYCLE, run_id, "wait_for_training")
     pid = stack.kill9("triggerer")
     print(f"  kill -9 triggerer (pid {pid}) while the sensor is deferred", flush=True)
     stack.start("triggerer-2", [*airflow, "triggerer"])
@@ -310,7 +318,43 @@ def check_lifecycle_with_triggerer_kill(
     if problems:
         raise E2EError("; ".join(problems))
     print(f"  success: model {name} DEPLOYED, XComs match GetIssueModel, created once, never cancelled", flush=True)
-    return {"run_id": run_id, "issue_model_name": name, "create_calls": created, "cancel_calls": cancelled}
+    links = check_lifecycle_links(api, run_id, name, deferred_links)
+    return {"run_id": run_id, "issue_model_name": name, "create_calls": created, "cancel_calls": cancelled,
+            "links": links}
+
+
+def check_lifecycle_links(api: Api, run_id: str, model_name: str,
+                          deferred_links: dict[str, str | None]) -> dict[str, dict[str, str | None]]:
+    """Every task's extra links through the REST API (the UI's call), each URL checked against its pattern."""
+    console = f"https://console.cloud.google.com/contact-center/insights?project={PROJECT}"
+    rest = "https://contactcenterinsights.googleapis.com/v1/"
+    create_operation = api.xcom(LIFECYCLE, run_id, "create_issue_model", "operation_name")
+    deploy_operation = api.xcom(LIFECYCLE, run_id, "deploy_issue_model", "operation_name")
+    operation_link = {"Contact Center Insights Operation (REST API)": rest + create_operation}
+    expected: dict[str, dict[str, str | None]] = {
+        # It did not wait, so the model it creates is not known to it.
+        "create_issue_model": {"Contact Center Insights": console, **operation_link,
+                               "Contact Center Insights Issue Model (REST API)": None},
+        "wait_for_training": operation_link,
+        "deploy_issue_model": {"Contact Center Insights": console,
+                               "Contact Center Insights Operation (REST API)": rest + deploy_operation,
+                               "Contact Center Insights Issue Model (REST API)": rest + model_name},
+    }
+    if deferred_links != operation_link:
+        raise E2EError(f"links of the deferred wait_for_training: {deferred_links}, expected {operation_link}")
+    print(f"  links ok while deferred: wait_for_training: {rest + create_operation}", flush=True)
+    found = {}
+    for ti in api.get(f"/dags/{LIFECYCLE}/dagRuns/{run_id}/taskInstances")["task_instances"]:
+        task_id = ti["task_id"]
+        found[task_id] = api.links(LIFECYCLE, run_id, task_id)
+        wanted = expected.get(task_id, {})  # the other tasks (gate, report, ...) have no links
+        if found[task_id] != wanted:
+            raise E2EError(f"links of {task_id}: {found[task_id]}, expected {wanted}")
+        for link_name, url in sorted(wanted.items()):
+            print(f"  links ok: {task_id}: {link_name}: {url}", flush=True)
+    if not set(expected) <= set(found):
+        raise E2EError(f"no task instances {sorted(set(expected) - set(found))} in run {run_id}")
+    return found
 
 
 def check_many_deferred_sensors(stack: Stack, api: Api, controls: EmulatorControl, runs: int) -> dict[str, Any]:

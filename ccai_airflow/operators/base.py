@@ -21,7 +21,11 @@ from ccai_airflow.compat import conf
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
 )
-from ccai_airflow.links import ContactCenterInsightsIssueModelLink, ContactCenterInsightsLink
+from ccai_airflow.links import (
+    ContactCenterInsightsIssueModelLink,
+    ContactCenterInsightsLink,
+    ContactCenterInsightsOperationLink,
+)
 from ccai_airflow.names import (
     child_name,
     validate_impersonation_chain,
@@ -68,7 +72,9 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     """
 
     template_fields: Sequence[str] = ("project_id", "location", "gcp_conn_id", "impersonation_chain")
-    operator_extra_links: tuple[BaseGoogleLink, ...] = (ContactCenterInsightsLink(),)
+    operator_extra_links: tuple[BaseGoogleLink, ...] = (
+        ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(),
+    )
     failure_error = ContactCenterInsightsOperationRetryableError
 
     def __init__(
@@ -132,12 +138,17 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         validate_impersonation_chain(self.impersonation_chain)
 
     def execute(self, context: Any) -> Any:
-        name = self._resume_or_start(context)
-        context["ti"].xcom_push(key="operation_name", value=name)
         ContactCenterInsightsLink.persist(context=context, project_id=self._project_id())
+        name = self._resume_or_start(context)
+        self.push_operation_name(context, name)
         if not self.wait_for_completion:
             return name
         return self.wait(context, name, self.poll_interval, self.wait_timeout, self.deferrable)
+
+    def push_operation_name(self, context: Any, name: str) -> None:
+        """The operation this task stands for: its name (XCom ``operation_name``) and its link."""
+        context["ti"].xcom_push(key="operation_name", value=name)
+        ContactCenterInsightsOperationLink.persist(context=context, operation_name=name)
 
     def _project_id(self) -> str:
         project = self.project_id or self.hook.project_id
@@ -209,7 +220,9 @@ class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
     request_type: type[Any]
 
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "issue_model_id")
-    operator_extra_links = (ContactCenterInsightsLink(), ContactCenterInsightsIssueModelLink())
+    operator_extra_links = (
+        ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(), ContactCenterInsightsIssueModelLink(),
+    )
 
     def __init__(self, *, issue_model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.providers.google.cloud.links.bigquery import BigQueryTableLink
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow.links import persist_url
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
 
 __all__ = [
@@ -102,6 +104,10 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
 class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStartOperationOperator):
     """Export insights data to BigQuery.
 
+    Besides the operator's links it links the destination table with the Google provider's
+    ``BigQueryTableLink`` (in the table's project: the destination's ``project_id``, else the
+    operator's); with no ``table`` in the destination there is no table to link.
+
     :param big_query_destination: ``{"project_id": ..., "dataset": ..., "table": ...}`` (templated).
     :param filter: the conversations to export (templated).
     :param write_disposition: ``WRITE_TRUNCATE`` or ``WRITE_APPEND``.
@@ -110,6 +116,7 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
     template_fields: Sequence[str] = (
         *ContactCenterInsightsStartOperationOperator.template_fields, "big_query_destination", "filter",
     )
+    operator_extra_links = (*ContactCenterInsightsStartOperationOperator.operator_extra_links, BigQueryTableLink())
 
     def __init__(
         self, *, big_query_destination: dict[str, Any], filter: str = "", kms_key: str | None = None,
@@ -139,6 +146,13 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
                 )
             request.write_disposition = dispositions[self.write_disposition]
         return request
+
+    def execute(self, context: Any) -> Any:
+        destination = self.build_request(self._parent()).big_query_destination
+        if destination.table:
+            persist_url(BigQueryTableLink, context, project_id=destination.project_id or self._project_id(),
+                        dataset_id=destination.dataset, table_id=destination.table)
+        return super().execute(context)
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.export_insights_data(

@@ -9,7 +9,11 @@ from typing import Any
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
-from ccai_airflow.links import ContactCenterInsightsIssueModelLink, ContactCenterInsightsLink
+from ccai_airflow.links import (
+    ContactCenterInsightsIssueModelLink,
+    ContactCenterInsightsLink,
+    ContactCenterInsightsOperationLink,
+)
 from ccai_airflow.names import (
     validate_flag,
 )
@@ -34,7 +38,9 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
 
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "issue_model")
     template_fields_renderers = {"issue_model": "json"}
-    operator_extra_links = (ContactCenterInsightsLink(), ContactCenterInsightsIssueModelLink())
+    operator_extra_links = (
+        ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(), ContactCenterInsightsIssueModelLink(),
+    )
 
     def __init__(self, *, issue_model: dict[str, Any] | types.IssueModel, **kwargs: Any) -> None:
         super().__init__(**kwargs)

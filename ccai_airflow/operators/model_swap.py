@@ -76,7 +76,7 @@ class IssueModelSwap(_IssueModelOperator):
                     refused = outcome_of_error(target, exc, self.hook.credentials_source)
                     self._roll_back(context, None, f"The DeployIssueModel call for {target} was refused: "
                                     f"{refused.error_code}: {refused.error_message}", refused.error_code)
-                context["ti"].xcom_push(key="operation_name", value=name)
+                self.push_operation_name(context, name)
                 self.log.info("Swap to %s: deploying it with operation %s.", target, name)
             self._check_step(context, self._wait_step(context, name))
 
@@ -162,7 +162,10 @@ class IssueModelSwap(_IssueModelOperator):
         ti = context["ti"]
         ti.xcom_push(key="previous_issue_model_name", value=previous[0] if previous else None)
         ti.xcom_push(key="undeploy_operation_name", value=previous[1] if previous else None)
-        ti.xcom_push(key="operation_name", value=deploy.operation_name if deploy else None)
+        if deploy is not None:
+            self.push_operation_name(context, deploy.operation_name)
+        else:
+            ti.xcom_push(key="operation_name", value=None)
         if previous:
             self.log.info("Swap done: %s is DEPLOYED, %s was undeployed by %s.", target, *previous)
         if deploy is None:
