@@ -71,9 +71,9 @@ class StatsdServer:
 
 
 def test_a_wait_sends_its_metrics_and_logs_one_summary(emulator_env: Emulator, airflow_db: str) -> None:
-    emulator_env.set_operation_seconds(1.5)
     emulator_env.fail_next_operations(1, code="FAILED_PRECONDITION", message="Not enough conversations")
     failed = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "doomed"}).name
+    emulator_env.set_operation_seconds(4.0)  # train must still be running at its first look, before deferring
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", count=2)
     statsd = StatsdServer()
     env = {
