@@ -183,6 +183,8 @@ class OperationWaitMixin:
         tally = self.hook.track(WaitTally.from_event(outcome.operation_name, event.get("wait")))
         if tally.deferred_at is not None:
             metrics.deferred(time.time() - tally.deferred_at)
+        if self._wait_started is None:
+            self._wait_started = tally.started  # this try's wait started in the worker that deferred
         return self.wait_ended(outcome)
 
     def wait_ended(self, outcome: Outcome) -> Outcome:
@@ -247,8 +249,12 @@ class OperationWaitMixin:
         """
         started = task_state(context, WAIT_STARTED_KEY)
         if started is None and not has_task_state(context):
+            # This try's wait: its start, carried by the trigger across a deferral (a resumed task's start_date
+            # is the resumption's), else the try's start.
+            started = self._wait_started
             start_date = getattr(context.get("ti"), "start_date", None)
-            started = start_date.timestamp() if start_date is not None else None
+            if started is None and start_date is not None:
+                started = start_date.timestamp()
         timeout = self.wait_timeout
         if timeout is None or not isinstance(started, int | float) or time.time() >= started + timeout:
             return AirflowSensorTimeout(message)
