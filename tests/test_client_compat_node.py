@@ -15,6 +15,9 @@ import pytest
 
 from ccai_airflow.emulator import Emulator
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 NODE_DIR = Path(__file__).parent / "clients" / "node"
 
 

@@ -40,6 +40,9 @@ from tests.operation_fixtures import (
     unknown_decoded,
 )
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 
 # -- 1. the seed round trip --------------------------------------------------------------------
 def test_seed_round_trip_equals_rest_json(seed: dict[str, Any], seed_operation: operations_pb2.Operation) -> None:

@@ -28,6 +28,9 @@ from google.protobuf import empty_pb2, json_format, timestamp_pb2
 from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 Client = ci.ContactCenterInsightsClient
 SEED = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
 TYPE_PREFIX = "type.googleapis.com/google.cloud.contactcenterinsights.v1."

@@ -24,6 +24,9 @@ from ccai_airflow.emulator.control import EmulatorControl
 from tests.conftest import PARENT
 from tests.test_emulator import Client, _grpc_client, _rest_client, error_of, start_create
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 Inject = Callable[..., Any]
 
 

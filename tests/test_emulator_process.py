@@ -23,6 +23,9 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 
 from tests.conftest import PARENT
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 MODULE = [sys.executable, "-m", "ccai_airflow.emulator"]
 SCRIPT = Path(sys.executable).with_name("ccai-emulator")
 START_TIMEOUT_S = 30.0

@@ -13,6 +13,9 @@ from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
 from tests.test_emulator import Client, _grpc_client, _rest_client, deployed_model, wait_done
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 State = ci.IssueModel.State
 NUMBERS = {"$alt": "json;enum-encoding=int"}
 

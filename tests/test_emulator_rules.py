@@ -20,6 +20,9 @@ from tests.test_emulator import (
     wait_done,
 )
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 State = ci.IssueModel.State
 
 

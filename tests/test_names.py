@@ -6,6 +6,9 @@ import pytest
 
 from ccai_airflow.names import OPERATION_NAME_FORM, InvalidOperationNameError, parse_operation_name
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 # -- 6. parse_operation_name -------------------------------------------------------------------
 BAD_NAMES = [
     pytest.param(None, id="None"),

@@ -36,6 +36,9 @@ from tests.operation_fixtures import (
     unknown_any,
 )
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 
 # -- 4. outcome classification -----------------------------------------------------------------
 def test_not_done_is_running() -> None:

@@ -6,6 +6,9 @@ import pytest
 
 from ccai_airflow.polling import DEFAULT_POLLING, PollingPolicy
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 
 def simulate(policy: PollingPolicy, duration: float) -> tuple[int, float]:
     """Poll an operation that is done after ``duration`` s: (number of polls, detection lag)."""

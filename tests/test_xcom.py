@@ -26,6 +26,9 @@ from tests.operation_fixtures import (
     unknown_any,
 )
 
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
+pytestmark = pytest.mark.airflow_independent
+
 
 # -- 7. xcom_values ----------------------------------------------------------------------------
 def test_xcom_values_of_issue_model() -> None:
