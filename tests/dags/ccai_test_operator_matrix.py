@@ -56,7 +56,8 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
     # issue 14, first half. CONVERSATION: one conversation (its name); CONVERSATIONS: 3 conversations 400 days
     # old and 2 new ones (the cutoff between them, 30 days ago).
     "upload_conversation": (ContactCenterInsightsUploadConversationOperator, {
-        "conversation": {"medium": "CHAT", "data_source": {"gcs_source": {"transcript_uri": "gs://calls/{{ ds }}/t.json"}}},
+        "conversation": {"medium": "CHAT",
+                         "data_source": {"gcs_source": {"transcript_uri": "gs://calls/{{ ds }}/t.json"}}},
         "conversation_id": "c-{{ ds_nodash }}"}, None),
     "create_analysis": (ContactCenterInsightsCreateAnalysisOperator, {"conversation_id": MODEL}, "CONVERSATION"),
     "bulk_delete": (ContactCenterInsightsBulkDeleteConversationsOperator,
