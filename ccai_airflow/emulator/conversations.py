@@ -89,7 +89,7 @@ def _seconds(value: str, text: str, arg: str) -> float:
     if parsed is None or parsed.tzinfo is None:
         raise exceptions.InvalidArgument(
             f"Invalid {arg} {text!r}: {value!r} is not an RFC 3339 time with an offset, e.g. "
-            '"2026-01-01T00:00:00Z" (the filtering guide\'s form).'
+            '"2026-01-01T00:00:00Z", as in https://cloud.google.com/contact-center/insights/docs/filtering.'
         )
     return parsed.timestamp()
 
