@@ -117,16 +117,17 @@ class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
     :param filter: the conversations to delete, e.g. ``create_time < "{{ macros.ds_add(ds, -90) }}T00:00:00Z"``
         (templated). An empty filter selects every conversation of the location, so it is refused unless
         ``allow_delete_all=True``.
-    :param max_delete_count: fail instead of deleting when the filter selects more (Google's bulk delete guide:
-        "If this is lower than number of conversations ..., API call will return an error").
+    :param max_delete_count: the API fails instead of deleting when the filter selects more (Google's bulk
+        delete guide: "If this is lower than number of conversations ..., API call will return an error");
+        templated, a rendered ``"12"`` is 12. None or 0: no maximum.
     :param force: also delete conversations that have analyses (with them); otherwise the API refuses those.
     :param allow_delete_all: allow an empty filter.
     """
 
-    template_fields: Sequence[str] = (*_Base.template_fields, "filter")
+    template_fields: Sequence[str] = (*_Base.template_fields, "filter", "max_delete_count")
 
     def __init__(
-        self, *, filter: str, max_delete_count: int | None = None, force: bool = False,
+        self, *, filter: str, max_delete_count: int | str | None = None, force: bool = False,
         allow_delete_all: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -144,6 +145,8 @@ class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
                 "set allow_delete_all=True if that is meant."
             )
         count = self.max_delete_count
+        if isinstance(count, str) and count.strip().isdigit():  # rendered from a template
+            count = int(count)
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise ValueError(f"Invalid max_delete_count {count!r}: expected an integer >= 0.")
         if not isinstance(self.force, bool):
