@@ -93,6 +93,63 @@ class InsightsCalls:
                            write_disposition=write_disposition)
         return self._start(self.get_conn().export_insights_data, request, retry, timeout, metadata)
 
+    # Conversations and location-level operations (issue 14, first half).
+    def upload_conversation(
+        self, parent: str, conversation: dict[str, Any] | types.Conversation, conversation_id: str | None = None,
+        redaction_config: Any = None, speech_config: Any = None, retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start UploadConversation; the response is the ``Conversation``."""
+        request = _request(types.UploadConversationRequest, parent=parent, conversation=conversation,
+                           conversation_id=conversation_id or None, redaction_config=redaction_config,
+                           speech_config=speech_config)
+        return self._start(self.get_conn().upload_conversation, request, retry, timeout, metadata)
+
+    def create_analysis(
+        self, conversation: str, analysis: dict[str, Any] | types.Analysis | None = None, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start CreateAnalysis of one conversation (its full name); the response is the ``Analysis``."""
+        request = types.CreateAnalysisRequest(parent=conversation, analysis=analysis or {})
+        return self._start(self.get_conn().create_analysis, request, retry, timeout, metadata)
+
+    def bulk_delete_conversations(
+        self, parent: str, filter: str = "", max_delete_count: int | None = None, force: bool | None = None,
+        retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start BulkDeleteConversations; the response is an empty ``BulkDeleteConversationsResponse``."""
+        request = _request(types.BulkDeleteConversationsRequest, parent=parent, filter=filter,
+                           max_delete_count=max_delete_count, force=force)
+        return self._start(self.get_conn().bulk_delete_conversations, request, retry, timeout, metadata)
+
+    def initialize_encryption_spec(
+        self, encryption_spec: dict[str, Any] | types.EncryptionSpec, retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start InitializeEncryptionSpec (CMEK of a location without resources yet)."""
+        request = types.InitializeEncryptionSpecRequest(encryption_spec=encryption_spec)
+        return self._start(self.get_conn().initialize_encryption_spec, request, retry, timeout, metadata)
+
+    def query_metrics(
+        self, location: str, filter: str, time_granularity: str | int | None = None,
+        dimensions: Sequence[Any] | None = None, measure_mask: Any = None, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start QueryMetrics, a **Preview** method Google enables per project; the response is
+        ``QueryMetricsResponse``. ``location`` is ``projects/{project}/locations/{location}``."""
+        request = _request(types.QueryMetricsRequest, location=location, filter=filter,
+                           time_granularity=time_granularity, dimensions=dimensions, measure_mask=measure_mask)
+        return self._start(self.get_conn().query_metrics, request, retry, timeout, metadata)
+
+    def tune_qa_scorecard_revision(
+        self, revision: str, filter: str, validate_only: bool | None = None, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start TuneQaScorecardRevision of a revision (its full name); the tuning results are in the metadata."""
+        request = _request(types.TuneQaScorecardRevisionRequest, parent=revision, filter=filter,
+                           validate_only=validate_only)
+        return self._start(self.get_conn().tune_qa_scorecard_revision, request, retry, timeout, metadata)
+
     # -- plain calls -----------------------------------------------------------------------------
     def get_issue_model(
         self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
@@ -104,3 +161,27 @@ class InsightsCalls:
     ) -> list[types.IssueModel]:
         response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
         return list(response.issue_models)
+
+    # Conversations and settings (issue 14, first half).
+    def get_conversation(
+        self, name: str, view: str | int | None = None, retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Metadata = (),
+    ) -> types.Conversation:
+        request = _request(types.GetConversationRequest, name=name, view=view)
+        return self.get_conn().get_conversation(request=request, retry=retry, timeout=timeout, metadata=metadata)
+
+    def list_conversations(
+        self, parent: str, filter: str = "", order_by: str | None = None, page_size: int | None = None,
+        view: str | int | None = None, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> list[types.Conversation]:
+        """Every conversation ``filter`` selects (all pages; the default view, BASIC, leaves out transcripts)."""
+        request = _request(types.ListConversationsRequest, parent=parent, filter=filter or None,
+                           order_by=order_by, page_size=page_size, view=view)
+        pager = self.get_conn().list_conversations(request=request, retry=retry, timeout=timeout, metadata=metadata)
+        return list(pager)
+
+    def get_settings(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> types.Settings:
+        """The location's settings; ``name`` is ``projects/{project}/locations/{location}/settings``."""
+        return self.get_conn().get_settings(name=name, retry=retry, timeout=timeout, metadata=metadata)

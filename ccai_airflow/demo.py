@@ -69,7 +69,12 @@ def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str
     print()
     print(f"DAG run {dag_id}: {state}" + ("" if seconds is None else f" in {seconds:.0f} s"))
     print("  tasks: " + ", ".join(f"{task}={task_state}" for task, task_state in tasks.items()))
-    if summary:
+    if summary and "create_operation" not in summary:  # another example's report: its keys as they are
+        for key, value in summary.items():
+            long_list = isinstance(value, list) and len(value) > 3
+            shown = [*value[:3], f"... {len(value)} in all"] if long_list else value
+            print(f"  {key + ':':<23}{shown}")
+    elif summary:
         print(f"  create operation:  {summary['create_operation']}")
         print(f"  deploy operation:  {summary['deploy_operation'] or '(not deployed: quality gate failed)'}")
         print(f"  issue model:       {summary['issue_model_name']}")
@@ -89,7 +94,7 @@ def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str
 
 def _print_footer(models: list[dict[str, Any]], counts: dict[str, int], log: Path) -> None:
     print()
-    print("  issue models now:")
+    print("  issue models now:" + ("" if models else " none"))
     for model in models:
         print(f"    {model['name']}  {model.get('state', 'STATE_UNSPECIFIED'):<10}  {model.get('displayName', '')}")
     print("  emulator calls: " + ", ".join(f"{rpc}={n}" for rpc, n in sorted(counts.items())))
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=1,
                         help="run the DAG for this many consecutive weeks against one emulator (default 1); "
                         "from the second week on, the run swaps its model in for the previous week's")
+    parser.add_argument("--conf", default=None, metavar="JSON",
+                        help="the DAG run's conf (params), e.g. '{\"dry_run\": false}' for ccai_conversation_retention")
     parser.add_argument("--logical-date", default=None, metavar="YYYY-MM-DD",
                         help="the first run's logical date (default: now, minus a week per extra week)")
     args = parser.parse_args(argv)
@@ -157,11 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.fail_next_operations:
             reason = "Not enough conversations to train a model"
             emulator.controls.fail_next_operations(args.fail_next_operations, "FAILED_PRECONDITION", reason)
+        if args.dag_id == RETENTION_DAG_ID:
+            _seed_conversations(emulator)
         codes = []
+        conf = ["--conf", args.conf] if args.conf else []
         for date in dates:
             # The same emulator every week: the second week's deploy meets the first week's model deployed.
             print(f"Running {args.dag_id} with airflow dags test {date or ''}...")
-            codes.append(_airflow(["dags", "test", args.dag_id, *([date] if date else [])], env, log))
+            codes.append(_airflow(["dags", "test", args.dag_id, *([date] if date else []), *conf], env, log))
             if codes[-1] != 0:
                 break
         counts = emulator.controls.call_counts()
@@ -182,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+RETENTION_DAG_ID = "ccai_conversation_retention"
+
+
+def _seed_conversations(emulator: EmulatorProcess) -> None:
+    """What the retention example needs: conversations on both sides of its default window (365 days)."""
+    parent = f"projects/{PROJECT}/locations/us-central1"
+    old = emulator.controls.seed_conversations(parent, 12, age_days=400)
+    new = emulator.controls.seed_conversations(parent, 30, age_days=20)
+    print(f"Seeded {parent} with {len(old)} conversations 400 days old and {len(new)} 20 days old.")
 
 
 def _logical_dates(weeks: int, first: str | None) -> list[str | None]:

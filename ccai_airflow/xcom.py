@@ -114,7 +114,34 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
             values["issue_model_name"] = response.get("name")
         if not selected or "trainingStats" in response:
             values["training_stats"] = response.get("trainingStats", {})
+    values.update(_conversation_and_location_values(outcome, response, selected))
     return values
+
+
+_V1 = "type.googleapis.com/google.cloud.contactcenterinsights.v1."
+
+
+def _conversation_and_location_values(outcome: Outcome, response: dict[str, Any], selected: bool) -> dict[str, Any]:
+    """The convenience XComs of UploadConversation, CreateAnalysis, BulkDeleteConversations,
+    InitializeEncryptionSpec, QueryMetrics and TuneQaScorecardRevision, by response type.
+
+    The responses of bulk delete, encryption spec and tuning are empty messages: what there is to know is in
+    the metadata (``partialErrors``; the tuning's per-question results), so those keys come from it.
+    """
+    kind = str(response.get("@type", "")).removeprefix(_V1)
+    metadata = outcome.metadata
+    if kind == "Conversation" and (not selected or "name" in response):
+        return {"conversation_name": response.get("name")}
+    if kind == "Analysis" and (not selected or "name" in response):
+        return {"analysis_name": response.get("name")}
+    if kind in ("BulkDeleteConversationsResponse", "InitializeEncryptionSpecResponse"):
+        return {"partial_errors": metadata.get("partialErrors", [])}
+    if kind == "QueryMetricsResponse" and (not selected or "slices" in response):
+        return {"slices": response.get("slices", [])}
+    if kind == "TuneQaScorecardRevisionResponse":
+        return {"dataset_validation_results": metadata.get("qaQuestionDatasetValidationResults", []),
+                "tuning_metrics": metadata.get("qaQuestionDatasetTuningMetrics", [])}
+    return {}
 
 
 # stored_json_size measures the dicts of the first levels item by item, when they have at most this many items

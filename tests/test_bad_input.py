@@ -13,8 +13,14 @@ from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
+    ContactCenterInsightsBulkDeleteConversationsOperator,
+    ContactCenterInsightsCreateAnalysisOperator,
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
+    ContactCenterInsightsInitializeEncryptionSpecOperator,
+    ContactCenterInsightsQueryMetricsOperator,
+    ContactCenterInsightsTuneQaScorecardRevisionOperator,
+    ContactCenterInsightsUploadConversationOperator,
 )
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
@@ -29,6 +35,11 @@ def sensor(**kwargs: Any) -> Any:
 
 def trigger(**kwargs: Any) -> Any:
     return ContactCenterInsightsOperationTrigger(**{"operation_name": GOOD, **kwargs})
+
+
+def request_of(operator: Any) -> Any:
+    """The request an operator would send (what it builds after rendering, before its start call)."""
+    return operator.build_request("projects/test-project/locations/us-central1")
 
 
 def hook_call(name: Any) -> Callable[[], Any]:
@@ -80,6 +91,39 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
         task_id="b", filter="x", transport="soap"), "Invalid transport 'soap'"),
     ("hook transport", lambda: ContactCenterInsightsHook(transport="REST"), "Invalid transport 'REST'"),
     ("list parent", lambda: ContactCenterInsightsHook().list_operations("projects/p"), "Invalid parent 'projects/p'"),
+    # issue 14, first half: the request is built (and refused) before any call
+    ("upload: audio URI not gs://", lambda: request_of(ContactCenterInsightsUploadConversationOperator(
+        task_id="u", conversation={"data_source": {"gcs_source": {"audio_uri": "https://b/a.wav"}}})),
+     "Invalid conversation data_source.gcs_source.audio_uri 'https://b/a.wav': expected gs://BUCKET/OBJECT"),
+    ("upload: transcript URI without an object", lambda: request_of(ContactCenterInsightsUploadConversationOperator(
+        task_id="u", conversation={"data_source": {"gcs_source": {"transcript_uri": "gs://calls"}}})),
+     "transcript_uri 'gs://calls'"),
+    ("upload: conversation not a dict", lambda: request_of(ContactCenterInsightsUploadConversationOperator(
+        task_id="u", conversation="gs://calls/t.json")), "Invalid conversation 'gs://calls/t.json': expected a dict"),
+    ("upload: conversation_id form", lambda: request_of(ContactCenterInsightsUploadConversationOperator(
+        task_id="u", conversation={}, conversation_id="Call_1")),
+     "Invalid conversation_id 'Call_1': expected 4-64 characters of [a-z0-9-]"),
+    ("analysis: conversation of another location", lambda: request_of(ContactCenterInsightsCreateAnalysisOperator(
+        task_id="a", conversation_id="projects/test-project/locations/eu/conversations/1")),
+     "Invalid conversation_id 'projects/test-project/locations/eu/conversations/1'"),
+    ("bulk delete: filter not a string", lambda: request_of(ContactCenterInsightsBulkDeleteConversationsOperator(
+        task_id="d", filter={"create_time": "<2026"})), "Invalid filter {'create_time': '<2026'} (dict)"),
+    ("bulk delete: empty filter", lambda: request_of(ContactCenterInsightsBulkDeleteConversationsOperator(
+        task_id="d", filter=" ")), "set allow_delete_all=True"),
+    ("bulk delete: max_delete_count", lambda: request_of(ContactCenterInsightsBulkDeleteConversationsOperator(
+        task_id="d", filter='medium="CHAT"', max_delete_count=-1)), "Invalid max_delete_count -1"),
+    ("encryption: kms_key missing", lambda: request_of(ContactCenterInsightsInitializeEncryptionSpecOperator(
+        task_id="e", kms_key="")), "Invalid kms_key ''"),
+    ("encryption: kms_key form", lambda: request_of(ContactCenterInsightsInitializeEncryptionSpecOperator(
+        task_id="e", kms_key="projects/p/keyRings/r")), "Invalid kms_key 'projects/p/keyRings/r'"),
+    ("metrics: filter not a string", lambda: request_of(ContactCenterInsightsQueryMetricsOperator(
+        task_id="q", filter=["create_time > 0"])), "Invalid filter ['create_time > 0']"),
+    ("metrics: granularity", lambda: request_of(ContactCenterInsightsQueryMetricsOperator(
+        task_id="q", filter="x", time_granularity="WEEKLY")), "Invalid time_granularity 'WEEKLY'"),
+    ("tune: filter missing", lambda: request_of(ContactCenterInsightsTuneQaScorecardRevisionOperator(
+        task_id="t", qa_scorecard_id="s", revision_id="r", filter="")), "Invalid filter ''"),
+    ("tune: revision id", lambda: request_of(ContactCenterInsightsTuneQaScorecardRevisionOperator(
+        task_id="t", qa_scorecard_id="s", revision_id="r/1", filter="x")), "Invalid revision_id 'r/1'"),
 ]
 
 

@@ -71,7 +71,7 @@ def test_xcom_values_of_issue_model_without_stats() -> None:
     "response",
     [
         pytest.param(ci.DeployIssueModelResponse.pb()(), id="DeployIssueModelResponse"),
-        pytest.param(ci.Analysis.pb(ci.Analysis(name=f"{MODEL_NAME}/analyses/a")), id="Analysis"),
+        pytest.param(ci.IngestConversationsResponse.pb()(), id="IngestConversationsResponse"),
         pytest.param(ci.ExportInsightsDataResponse.pb()(), id="ExportInsightsDataResponse"),
     ],
 )
@@ -80,6 +80,37 @@ def test_xcom_values_of_other_response(response: Message) -> None:
     assert outcome.status == Status.SUCCEEDED
 
     assert xcom_values(outcome) == {"operation": outcome.operation}
+
+
+CONVERSATION = "projects/p/locations/l/conversations/c-1"
+
+
+@pytest.mark.parametrize(
+    ("response", "metadata", "expected"),
+    [
+        pytest.param(ci.Conversation(name=CONVERSATION), None, {"conversation_name": CONVERSATION}, id="Conversation"),
+        pytest.param(ci.Analysis(name=CONVERSATION + "/analyses/7"), None,
+                     {"analysis_name": CONVERSATION + "/analyses/7"}, id="Analysis"),
+        pytest.param(ci.BulkDeleteConversationsResponse(),
+                     ci.BulkDeleteConversationsMetadata(partial_errors=[{"code": 5, "message": "gone"}]),
+                     {"partial_errors": [{"code": 5, "message": "gone"}]}, id="BulkDelete"),
+        pytest.param(ci.InitializeEncryptionSpecResponse(), None, {"partial_errors": []}, id="EncryptionSpec"),
+        pytest.param(ci.QueryMetricsResponse(slices=[{"total": {"conversation_measure": {"conversation_count": 3}}}]),
+                     None, {"slices": [{"total": {"conversationMeasure": {"conversationCount": 3}}}]},
+                     id="QueryMetrics"),
+        pytest.param(ci.TuneQaScorecardRevisionResponse(), ci.TuneQaScorecardRevisionMetadata(
+            qa_question_dataset_tuning_metrics=[{"question": "q", "metrics": {"accuracy": 0.9}}]),
+            {"dataset_validation_results": [], "tuning_metrics": [{"question": "q", "metrics": {"accuracy": 0.9}}]},
+            id="Tune"),
+    ],
+)
+def test_xcom_values_of_the_issue_14_responses(response: Any, metadata: Any, expected: dict[str, Any]) -> None:
+    operation = operations_pb2.Operation(name=OP_NAME, done=True, response=pack(type(response).pb(response)))
+    if metadata is not None:
+        operation.metadata.Pack(type(metadata).pb(metadata))
+    outcome = outcome_of(operation)
+
+    assert xcom_values(outcome) == {"operation": outcome.operation, **expected}
 
 
 def test_xcom_values_of_unknown_response() -> None:

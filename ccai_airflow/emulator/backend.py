@@ -7,7 +7,9 @@ resource-name forms, enum values): the checks here are the ones the definition c
 each with its source in a comment. Errors are raised as ``google.api_core.exceptions`` (one class per status code); the
 front ends turn them into a gRPC status or an HTTP error body.
 
-The operations themselves (clock, due times, get/list/cancel) are ``lro.Operations``, its base.
+The operations themselves (clock, due times, get/list/cancel) are ``lro.Operations``, its base;
+conversations (upload, analysis, list, bulk delete) are ``conversations.Conversations`` and the
+location-level methods (settings, encryption spec, metrics, QA tuning) ``settings.LocationMethods``.
 """
 
 import hashlib
@@ -21,7 +23,8 @@ from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.bigquery import table_id, table_resource
 from ccai_airflow.emulator.contract import clear_output_only
-from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp
+from ccai_airflow.emulator.lro import Message, _copy, _timestamp
+from ccai_airflow.emulator.settings import LocationMethods
 
 IssueModel = types.IssueModel.pb()
 State = types.IssueModel.State
@@ -39,7 +42,7 @@ def _stable_int(text: str, low: int, high: int) -> int:
 
 
 @dataclass
-class Backend(Operations):
+class Backend(LocationMethods):
     """The state of one emulator: issue models and the operations started on them, guarded by one lock."""
 
     _models: dict[str, Message] = field(default_factory=dict)

@@ -74,6 +74,10 @@ class EmulatorControl:
     def set_operation_seconds(self, seconds: float) -> None:
         self.request("POST", "operationSeconds", {"seconds": seconds})
 
+    def seed_conversations(self, parent: str, count: int, age_days: float = 0.0, medium: str = "CHAT") -> list[str]:
+        body = {"parent": parent, "count": count, "age_days": age_days, "medium": medium}
+        return list(self.request("POST", "seedConversations", body)["names"])
+
     # -- transport --------------------------------------------------------------------------------
     def request(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         """``method /emulator/v1/{action}`` with ``body`` as JSON; the decoded answer, or the API error raised."""

@@ -151,13 +151,18 @@ class Operations:
         op_id = str(next(self._ids) * 7919 + 1_000_000_000_000)
         proto = operations_pb2.Operation(name=f"{parent}/operations/{op_id}", done=False)
         metadata = getattr(types, metadata_type).pb()()
-        metadata.request.CopyFrom(request)
+        # Most metadata types echo the request and carry create/end times; some do not
+        # (CreateAnalysisOperationMetadata has no `request`, QueryMetricsMetadata is empty): only set what exists.
+        fields = metadata.DESCRIPTOR.fields_by_name
+        if "request" in fields:
+            metadata.request.CopyFrom(request)
         op = _Operation(
             proto=proto, metadata=metadata, started=now, wall_started=self.wall(),
             due=now + self.operation_seconds, finish=finish,
             rollback=rollback, fail_with=self._failures.pop(0) if self._failures else None, progress=progress,
         )
-        metadata.create_time.CopyFrom(_timestamp(op.wall_started))
+        if "create_time" in fields:
+            metadata.create_time.CopyFrom(_timestamp(op.wall_started))
         if progress is not None:
             progress(0.0, metadata)
         proto.metadata.Pack(metadata)
@@ -177,7 +182,8 @@ class Operations:
     def _complete(self, op: _Operation, error: _Failure | None, at: float | None = None) -> None:
         if op.progress is not None and error is None:
             op.progress(1.0, op.metadata)
-        op.metadata.end_time.CopyFrom(_timestamp(self.wall() if at is None else at))
+        if "end_time" in op.metadata.DESCRIPTOR.fields_by_name:
+            op.metadata.end_time.CopyFrom(_timestamp(self.wall() if at is None else at))
         op.proto.metadata.Pack(op.metadata)
         op.proto.done = True
         if error is None:

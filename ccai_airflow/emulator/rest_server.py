@@ -91,7 +91,12 @@ def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, 
     except (json_format.ParseError, TypeError, AttributeError) as exc:
         raise exceptions.InvalidArgument(f"Invalid request for {rpc.name}: {exc}") from None
     for field_name, value in match.items():
-        setattr(message, field_name, unquote(value))
+        # A path variable may name a field of a sub-message: {encryption_spec.name=...} (group encryption_spec__name).
+        *parents, last = field_name.split("__")
+        target = message
+        for part in parents:
+            target = getattr(target, part)
+        setattr(target, last, unquote(value))
     return message
 
 
@@ -142,6 +147,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),
+            ("POST", "seedConversations"): lambda: {"names": backend.seed_conversations(**body)},
         }
         handler = handlers.get((request.method, action))
         if handler is None:

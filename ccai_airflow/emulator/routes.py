@@ -71,6 +71,18 @@ RPCS: tuple[Rpc, ...] = (
          "bulk_analyze_conversations"),
     _rpc("IngestConversations", INSIGHTS, types.IngestConversationsRequest.pb(), "ingest_conversations"),
     _rpc("ExportInsightsData", INSIGHTS, types.ExportInsightsDataRequest.pb(), "export_insights_data"),
+    # Conversations, location settings and the location-level operations (issue 14, first half).
+    _rpc("UploadConversation", INSIGHTS, types.UploadConversationRequest.pb(), "upload_conversation"),
+    _rpc("GetConversation", INSIGHTS, types.GetConversationRequest.pb(), "get_conversation"),
+    _rpc("ListConversations", INSIGHTS, types.ListConversationsRequest.pb(), "list_conversations"),
+    _rpc("CreateAnalysis", INSIGHTS, types.CreateAnalysisRequest.pb(), "create_analysis"),
+    _rpc("BulkDeleteConversations", INSIGHTS, types.BulkDeleteConversationsRequest.pb(), "bulk_delete_conversations"),
+    _rpc("GetSettings", INSIGHTS, types.GetSettingsRequest.pb(), "get_settings"),
+    _rpc("InitializeEncryptionSpec", INSIGHTS, types.InitializeEncryptionSpecRequest.pb(),
+         "initialize_encryption_spec"),
+    _rpc("QueryMetrics", INSIGHTS, types.QueryMetricsRequest.pb(), "query_metrics"),
+    _rpc("TuneQaScorecardRevision", INSIGHTS, types.TuneQaScorecardRevisionRequest.pb(),
+         "tune_qa_scorecard_revision"),
 )
 
 RPC_NAMES = frozenset(rpc.name for rpc in RPCS)

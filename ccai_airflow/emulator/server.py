@@ -112,6 +112,10 @@ class Emulator:
     def set_operation_seconds(self, seconds: float) -> None:
         self.backend.set_operation_seconds(seconds)
 
+    def seed_conversations(self, parent: str, count: int, age_days: float = 0.0, medium: str = "CHAT") -> list[str]:
+        """Add ``count`` conversations under ``parent`` created ``age_days`` ago; their names."""
+        return self.backend.seed_conversations(parent, count, age_days, medium)
+
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is not None:

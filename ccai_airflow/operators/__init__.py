@@ -10,6 +10,11 @@ in Airflow's ``task_state_store`` (per task instance, across tries) and a retry 
 it while it is running or succeeded. If it failed, the retry starts a new one.
 """
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator
+from ccai_airflow.operators.conversation_data import (
+    ContactCenterInsightsBulkDeleteConversationsOperator,
+    ContactCenterInsightsCreateAnalysisOperator,
+    ContactCenterInsightsUploadConversationOperator,
+)
 from ccai_airflow.operators.conversations import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
     ContactCenterInsightsExportInsightsDataOperator,
@@ -21,14 +26,26 @@ from ccai_airflow.operators.issue_models import (
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsUndeployIssueModelOperator,
 )
+from ccai_airflow.operators.settings import (
+    ContactCenterInsightsInitializeEncryptionSpecOperator,
+    ContactCenterInsightsQueryMetricsOperator,
+    ContactCenterInsightsTuneQaScorecardRevisionOperator,
+)
 
 __all__ = [
     "ContactCenterInsightsBulkAnalyzeConversationsOperator",
+    # issue 14, first half
+    "ContactCenterInsightsBulkDeleteConversationsOperator",
+    "ContactCenterInsightsCreateAnalysisOperator",
     "ContactCenterInsightsCreateIssueModelOperator",
     "ContactCenterInsightsDeleteIssueModelOperator",
     "ContactCenterInsightsDeployIssueModelOperator",
     "ContactCenterInsightsExportInsightsDataOperator",
     "ContactCenterInsightsIngestConversationsOperator",
+    "ContactCenterInsightsInitializeEncryptionSpecOperator",
+    "ContactCenterInsightsQueryMetricsOperator",
     "ContactCenterInsightsStartOperationOperator",
+    "ContactCenterInsightsTuneQaScorecardRevisionOperator",
     "ContactCenterInsightsUndeployIssueModelOperator",
+    "ContactCenterInsightsUploadConversationOperator",
 ]

@@ -1,12 +1,14 @@
 """One DAG per (operator, case): every operator with waiting, without, deferrable, a failed
 operation, and a retry that must resume the first try's operation.
 
-A ``setup`` task prepares what the operator needs (an issue model in the right state), returns
-its name, and then arms the emulator for the case through its HTTP controls.
+A ``setup`` task prepares what the operator needs (an issue model in the right state, a conversation,
+old and new conversations), returns its name (or the retention cutoff), and then arms the emulator for
+the case through its HTTP controls. With ``no_wait`` the operators of issue 14 are followed by the sensor.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import urllib.request
@@ -19,13 +21,20 @@ from airflow.sdk import DAG, task
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
+    ContactCenterInsightsBulkDeleteConversationsOperator,
+    ContactCenterInsightsCreateAnalysisOperator,
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeleteIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsExportInsightsDataOperator,
     ContactCenterInsightsIngestConversationsOperator,
+    ContactCenterInsightsInitializeEncryptionSpecOperator,
+    ContactCenterInsightsQueryMetricsOperator,
+    ContactCenterInsightsTuneQaScorecardRevisionOperator,
     ContactCenterInsightsUndeployIssueModelOperator,
+    ContactCenterInsightsUploadConversationOperator,
 )
+from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 
 PROJECT = "test-project"
 PARENT = f"projects/{PROJECT}/locations/us-central1"
@@ -44,7 +53,25 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
                {"gcs_source": {"bucket_uri": "gs://b/{{ ds }}"}}, None),
     "export": (ContactCenterInsightsExportInsightsDataOperator,
                {"big_query_destination": {"dataset": "d", "table": "t_{{ ds_nodash }}"}}, None),
+    # issue 14, first half. CONVERSATION: one conversation (its name); CONVERSATIONS: 3 conversations 400 days
+    # old and 2 new ones (the cutoff between them, 30 days ago).
+    "upload_conversation": (ContactCenterInsightsUploadConversationOperator, {
+        "conversation": {"medium": "CHAT",
+                         "data_source": {"gcs_source": {"transcript_uri": "gs://calls/{{ ds }}/t.json"}}},
+        "conversation_id": "c-{{ ds_nodash }}"}, None),
+    "create_analysis": (ContactCenterInsightsCreateAnalysisOperator, {"conversation_id": MODEL}, "CONVERSATION"),
+    "bulk_delete": (ContactCenterInsightsBulkDeleteConversationsOperator,
+                    {"filter": f'create_time < "{MODEL}"', "force": True}, "CONVERSATIONS"),
+    "init_encryption_spec": (ContactCenterInsightsInitializeEncryptionSpecOperator,
+                             {"kms_key": PARENT + "/keyRings/r/cryptoKeys/k-{{ ds_nodash }}"}, None),
+    "query_metrics": (ContactCenterInsightsQueryMetricsOperator, {
+        "filter": 'create_time >= "2000-01-01T00:00:00Z" AND create_time < "{{ macros.ds_add(ds, 36500) }}T00:00:00Z"',
+    }, "CONVERSATIONS"),
+    "tune_qa_scorecard": (ContactCenterInsightsTuneQaScorecardRevisionOperator, {
+        "qa_scorecard_id": "sc-1", "revision_id": "r-{{ ds_nodash }}", "filter": 'update_time >= "{{ ds }}"'}, None),
 }
+NEW_OPERATORS = ("upload_conversation", "create_analysis", "bulk_delete", "init_encryption_spec", "query_metrics",
+                 "tune_qa_scorecard")
 
 # case -> (operator arguments, emulator control to arm after setup)
 CASES: dict[str, tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]] = {
@@ -57,19 +84,27 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]] = {
 }
 
 
-def _control(action: str, body: dict[str, Any]) -> None:
+def _control(action: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         f"{os.environ['CONTACT_CENTER_INSIGHTS_EMULATOR_REST']}/emulator/v1/{action}",
         data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"},
     )
-    urllib.request.urlopen(request, timeout=10).close()
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read() or b"{}")
 
 
 @task
 def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
     """An issue model in ``state`` (or nothing), then arm the emulator; returns the model name."""
     name = ""
-    if state is not None:
+    if state == "CONVERSATION":
+        name = _control("seedConversations", {"parent": PARENT, "count": 1})["names"][0]
+    elif state == "CONVERSATIONS":
+        _control("seedConversations", {"parent": PARENT, "count": 3, "age_days": 400})
+        _control("seedConversations", {"parent": PARENT, "count": 2})
+        cutoff = datetime.datetime.now(datetime.UTC) - timedelta(days=30)
+        name = cutoff.isoformat(timespec="seconds").replace("+00:00", "Z")
+    elif state is not None:
         hook = ContactCenterInsightsHook()
         created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "setup"}).name,
                                           poll_interval=0.05)
@@ -85,6 +120,10 @@ for _op, (_cls, _args, _state) in OPERATORS.items():
     for _case, (_case_args, _arm) in CASES.items():
         with DAG(dag_id=f"ccai_test_op_{_op}_{_case}", schedule=None, catchup=False,
                  start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["ccai-test"]):
-            setup(_state, _arm) >> _cls(
-                task_id="operator", project_id=PROJECT, poll_interval=0.1, **_args, **_case_args
-            )
+            _operator = _cls(task_id="operator", project_id=PROJECT, poll_interval=0.1, **_args, **_case_args)
+            setup(_state, _arm) >> _operator
+            if _case == "no_wait" and _op in NEW_OPERATORS:
+                _operator >> ContactCenterInsightsOperationSensor(
+                    task_id="wait", operation_name="{{ ti.xcom_pull(task_ids='operator') }}", poke_interval=0.1,
+                    timeout=60,
+                )
