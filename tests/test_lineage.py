@@ -179,3 +179,31 @@ def test_cloud_storage_names_follow_the_google_providers_operators(uri: str, nam
     ref = lineage.gcs_objects(uri)
 
     assert (ref.namespace, ref.name) == (namespace, name)
+
+
+def test_the_conversation_operators_name_their_datasets() -> None:
+    from ccai_airflow.operators import (
+        ContactCenterInsightsBulkDeleteConversationsOperator,
+        ContactCenterInsightsCreateAnalysisOperator,
+        ContactCenterInsightsUploadConversationOperator,
+    )
+
+    insights = "contactcenterinsights://projects/test-project/locations/us-central1"
+    upload = ContactCenterInsightsUploadConversationOperator(
+        task_id="upload", project_id="test-project", conversation={"data_source": {"gcs_source": {
+            "audio_uri": "gs://calls/2026/a.wav", "transcript_uri": "gs://transcripts/2026/a.json"}}},
+    ).get_openlineage_facets_on_complete(None)
+    analysis = ContactCenterInsightsCreateAnalysisOperator(
+        task_id="analyze", project_id="test-project", conversation_id="c-1").get_openlineage_facets_on_complete(None)
+    delete = ContactCenterInsightsBulkDeleteConversationsOperator(
+        task_id="delete", project_id="test-project", filter='create_time < "2026-01-01T00:00:00Z"',
+    ).get_openlineage_facets_on_complete(None)
+
+    def names(datasets: Any) -> list[tuple[str, str]]:
+        return [(d.namespace, d.name) for d in datasets]
+
+    assert names(upload.inputs) == [("gs://calls", "2026/a.wav"), ("gs://transcripts", "2026/a.json")]
+    assert names(upload.outputs) == [(insights, "conversations")]
+    assert (names(analysis.inputs), names(analysis.outputs)) == (
+        [(insights, "conversations")], [(insights, "conversations/analyses")])
+    assert (names(delete.inputs), names(delete.outputs)) == ([], [(insights, "conversations")])

@@ -9,6 +9,7 @@ from typing import Any
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.names import child_name
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
 
@@ -70,6 +71,13 @@ class ContactCenterInsightsUploadConversationOperator(_Base):
             request.speech_config = _message(types.SpeechConfig, self.speech_config, "speech_config")
         return request
 
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The conversation's Cloud Storage objects (audio, transcript) in, the location's conversations out."""
+        parent = self._parent()
+        source = self.build_request(parent).conversation.data_source.gcs_source
+        inputs = tuple(lineage.gcs_objects(uri) for uri in (source.audio_uri, source.transcript_uri) if uri)
+        return lineage.Datasets(inputs=inputs, outputs=(lineage.conversations(parent),))
+
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.upload_conversation(
             request.parent, request.conversation, request.conversation_id or None,
@@ -102,6 +110,11 @@ class ContactCenterInsightsCreateAnalysisOperator(_Base):
             selector = _message(types.AnnotatorSelector, self.annotator_selector, "annotator_selector")
             analysis.annotator_selector = selector
         return types.CreateAnalysisRequest(parent=conversation, analysis=analysis)
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The location's conversations in (one of them), their analyses out."""
+        parent = self._parent()
+        return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=(lineage.analyses(parent),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.create_analysis(request.parent, request.analysis, **self._call_options())
@@ -154,6 +167,10 @@ class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
         return types.BulkDeleteConversationsRequest(
             parent=parent, filter=self.filter, max_delete_count=count or 0, force=self.force
         )
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The location's conversations, which the delete changes (those its filter selects are gone)."""
+        return lineage.Datasets(outputs=(lineage.conversations(self._parent()),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.bulk_delete_conversations(
