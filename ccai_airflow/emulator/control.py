@@ -74,6 +74,15 @@ class EmulatorControl:
     def set_operation_seconds(self, seconds: float) -> None:
         self.request("POST", "operationSeconds", {"seconds": seconds})
 
+    def write_object(self, uri: str, content: str) -> None:
+        self.request("POST", "storageObjects", {"uri": uri, "content": content})
+
+    def read_object(self, uri: str) -> str:
+        return str(self.request("GET", "storageObjects?" + urllib.parse.urlencode({"uri": uri}))["content"])
+
+    def list_objects(self, prefix: str = "gs://") -> list[str]:
+        return list(self.request("GET", "storageObjects?" + urllib.parse.urlencode({"prefix": prefix}))["uris"])
+
     # -- transport --------------------------------------------------------------------------------
     def request(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         """``method /emulator/v1/{action}`` with ``body`` as JSON; the decoded answer, or the API error raised."""

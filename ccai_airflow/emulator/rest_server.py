@@ -140,6 +140,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),
+            ("POST", "storageObjects"): lambda: backend.write_object(**body),
+            ("GET", "storageObjects"): lambda: backend.object_control(**dict(request.query)),
         }
         handler = handlers.get((request.method, action))
         if handler is None:

@@ -112,6 +112,17 @@ class Emulator:
     def set_operation_seconds(self, seconds: float) -> None:
         self.backend.set_operation_seconds(seconds)
 
+    def write_object(self, uri: str, content: str) -> None:
+        """Put an object (text) into the emulator's Cloud Storage, e.g. feedback labels to upload."""
+        self.backend.write_object(uri, content)
+
+    def read_object(self, uri: str) -> str:
+        """An object of the emulator's Cloud Storage (NotFound when nothing wrote it), e.g. an exported model."""
+        return str(self.backend.object_control(uri=uri)["content"])
+
+    def list_objects(self, prefix: str = "gs://") -> list[str]:
+        return list(self.backend.object_control(prefix=prefix)["uris"])
+
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is not None:
