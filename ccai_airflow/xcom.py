@@ -104,7 +104,8 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
     """The XComs of a succeeded outcome besides ``return_value`` (the response).
 
     ``operation`` always; ``issue_model_name`` and ``training_stats`` when the response is an
-    ``IssueModel``.
+    ``IssueModel``; for ExportIssueModel ``issue_model_name`` and ``object_uri``, for BulkDownloadFeedbackLabels
+    ``file_names`` and ``download_stats``, for BulkUploadFeedbackLabels ``upload_stats`` (from the metadata).
     """
     values: dict[str, Any] = {"operation": outcome.operation}
     response = outcome.response or {}
@@ -114,7 +115,24 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
             values["issue_model_name"] = response.get("name")
         if not selected or "trainingStats" in response:
             values["training_stats"] = response.get("trainingStats", {})
+    values.update(_storage_values(outcome.metadata))
     return values
+
+
+def _storage_values(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What the operations that write to or read from Cloud Storage carry in their metadata (their responses are
+    empty): the model and URI of an export, the files and counts of a download, the counts of an upload."""
+    kind = str(metadata.get("@type", "")).rsplit(".", 1)[-1]
+    request = metadata.get("request") or {}
+    if kind == "ExportIssueModelMetadata":
+        return {"issue_model_name": request.get("name"),
+                "object_uri": (request.get("gcsDestination") or {}).get("objectUri")}
+    if kind == "BulkDownloadFeedbackLabelsMetadata":
+        stats = metadata.get("downloadStats") or {}
+        return {"file_names": list(stats.get("fileNames", [])), "download_stats": stats}
+    if kind == "BulkUploadFeedbackLabelsMetadata":
+        return {"upload_stats": metadata.get("uploadStats") or {}}
+    return {}
 
 
 # stored_json_size measures the dicts of the first levels item by item, when they have at most this many items

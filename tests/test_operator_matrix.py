@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ccai_airflow.emulator import Emulator
@@ -10,7 +12,8 @@ from tests.helpers import run_dag, states, xcom
 RPC = {
     "create": "CreateIssueModel", "deploy": "DeployIssueModel", "undeploy": "UndeployIssueModel",
     "delete": "DeleteIssueModel", "bulk_analyze": "BulkAnalyzeConversations", "ingest": "IngestConversations",
-    "export": "ExportInsightsData",
+    "export": "ExportInsightsData", "export_model": "ExportIssueModel", "import_model": "ImportIssueModel",
+    "upload_labels": "BulkUploadFeedbackLabels", "download_labels": "BulkDownloadFeedbackLabels",
 }
 RESPONSE_TYPE = {
     "create": "google.cloud.contactcenterinsights.v1.IssueModel",
@@ -20,7 +23,28 @@ RESPONSE_TYPE = {
     "bulk_analyze": "google.cloud.contactcenterinsights.v1.BulkAnalyzeConversationsResponse",
     "ingest": "google.cloud.contactcenterinsights.v1.IngestConversationsResponse",
     "export": "google.cloud.contactcenterinsights.v1.ExportInsightsDataResponse",
+    "export_model": "google.cloud.contactcenterinsights.v1.ExportIssueModelResponse",
+    "import_model": "google.cloud.contactcenterinsights.v1.ImportIssueModelResponse",
+    "upload_labels": "google.cloud.contactcenterinsights.v1.BulkUploadFeedbackLabelsResponse",
+    "download_labels": "google.cloud.contactcenterinsights.v1.BulkDownloadFeedbackLabelsResponse",
 }
+PARENT = "projects/test-project/locations/us-central1"
+
+
+def check_storage_xcoms(op: str, dag_run: Any, task_id: str, request: dict[str, Any]) -> None:
+    """The convenience XComs of the operations whose response is empty (what they wrote, or imported)."""
+    if op == "export_model":
+        assert xcom(dag_run, task_id, "object_uri") == request["gcsDestination"]["objectUri"]
+        assert xcom(dag_run, task_id, "object_uri").startswith("gs://models-bucket/20")
+        assert xcom(dag_run, task_id, "issue_model_name") == request["name"]
+    elif op == "download_labels":
+        assert xcom(dag_run, task_id, "file_names") == [request["gcsDestination"]["objectUri"] + ".csv"]
+        assert xcom(dag_run, task_id, "download_stats")["totalFilesWritten"] == 1
+    elif op == "upload_labels":
+        assert xcom(dag_run, task_id, "upload_stats")["successfulUploadCount"] == 2
+    elif op == "import_model" and task_id == "operator":  # the operator finds it; a sensor does not
+        imported = xcom(dag_run, task_id, "issue_model_name")
+        assert imported.startswith(f"{PARENT}/issueModels/")
 OPERATION_PREFIX = "projects/test-project/locations/us-central1/operations/"
 
 
@@ -41,6 +65,7 @@ def test_operator_waits_and_returns_the_response(op: str, case: str, emulator_en
     if case == "retry":
         assert dag_run.get_task_instance("operator").try_number == 2
     request = rendered_request(dag_run)
+    check_storage_xcoms(op, dag_run, "operator", request)
     setup_model = xcom(dag_run, "setup")
     if setup_model:
         assert request["name"] == setup_model
@@ -51,10 +76,13 @@ def test_operator_waits_and_returns_the_response(op: str, case: str, emulator_en
 def test_operator_without_waiting_returns_the_operation_name(op: str, emulator_env: Emulator, airflow_db: str) -> None:
     dag_run = run_dag(f"ccai_test_op_{op}_no_wait")
 
-    assert states(dag_run) == {"setup": "success", "operator": "success"}
+    assert states(dag_run) == {"setup": "success", "operator": "success", "wait": "success"}
     name = xcom(dag_run, "operator")
     assert name == xcom(dag_run, "operator", "operation_name")
     assert name.startswith(OPERATION_PREFIX)
+    # The sensor pushes the response and, from the metadata, the same convenience XComs.
+    assert xcom(dag_run, "wait")["@type"] == f"type.googleapis.com/{RESPONSE_TYPE[op]}"
+    check_storage_xcoms(op, dag_run, "wait", xcom(dag_run, "wait", "operation")["metadata"]["request"])
 
 
 @pytest.mark.parametrize("op", sorted(RPC))

@@ -128,15 +128,20 @@ class IssueModelTransfer(Operations):
                     "it by an import, or set create_new_model."
                 )
             name = same if replace else f"{request.parent}/issueModels/{self._new_model_id(request.parent)}"
-            ends = self.wall() + self.operation_seconds
+            started: list[str] = []
 
             def finish() -> Message:
+                # The model is written at the operation's end time (operations finish at their due time, lro.py).
+                op = self._operations[started[0]]
+                ends = op.wall_started + (op.due - op.started)
                 model = _imported(exported, issues, name, ends, self._models.get(name) if replace else None)
                 self._models[name] = model
                 self._store_issues(model, ends)
                 return types.ImportIssueModelResponse.pb()()
 
-            return self._start("ImportIssueModelMetadata", request, request.parent, finish)
+            operation = self._start("ImportIssueModelMetadata", request, request.parent, finish)
+            started.append(operation.name)
+            return operation
 
 
 def _export_document(model: Message, issues: list[Message]) -> bytes:

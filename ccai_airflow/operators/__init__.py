@@ -15,19 +15,31 @@ from ccai_airflow.operators.conversations import (
     ContactCenterInsightsExportInsightsDataOperator,
     ContactCenterInsightsIngestConversationsOperator,
 )
+from ccai_airflow.operators.feedback_labels import (
+    ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+    ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
+)
 from ccai_airflow.operators.issue_models import (
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeleteIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsUndeployIssueModelOperator,
 )
+from ccai_airflow.operators.model_transfer import (
+    ContactCenterInsightsExportIssueModelOperator,
+    ContactCenterInsightsImportIssueModelOperator,
+)
 
 __all__ = [
     "ContactCenterInsightsBulkAnalyzeConversationsOperator",
+    "ContactCenterInsightsBulkDownloadFeedbackLabelsOperator",
+    "ContactCenterInsightsBulkUploadFeedbackLabelsOperator",
     "ContactCenterInsightsCreateIssueModelOperator",
     "ContactCenterInsightsDeleteIssueModelOperator",
     "ContactCenterInsightsDeployIssueModelOperator",
     "ContactCenterInsightsExportInsightsDataOperator",
+    "ContactCenterInsightsExportIssueModelOperator",
+    "ContactCenterInsightsImportIssueModelOperator",
     "ContactCenterInsightsIngestConversationsOperator",
     "ContactCenterInsightsStartOperationOperator",
     "ContactCenterInsightsUndeployIssueModelOperator",

@@ -1,8 +1,10 @@
 """One DAG per (operator, case): every operator with waiting, without, deferrable, a failed
 operation, and a retry that must resume the first try's operation.
 
-A ``setup`` task prepares what the operator needs (an issue model in the right state), returns
-its name, and then arms the emulator for the case through its HTTP controls.
+A ``setup`` task prepares what the operator needs (an issue model in the right state, an exported
+model or a file of feedback labels in the emulator's Cloud Storage), returns the model's name (or
+""), and then arms the emulator for the case through its HTTP controls. Without waiting, a sensor
+waits for the operation.
 """
 
 from __future__ import annotations
@@ -19,17 +21,28 @@ from airflow.sdk import DAG, task
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
+    ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+    ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeleteIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsExportInsightsDataOperator,
+    ContactCenterInsightsExportIssueModelOperator,
+    ContactCenterInsightsImportIssueModelOperator,
     ContactCenterInsightsIngestConversationsOperator,
     ContactCenterInsightsUndeployIssueModelOperator,
 )
+from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 
 PROJECT = "test-project"
 PARENT = f"projects/{PROJECT}/locations/us-central1"
 MODEL = "{{ ti.xcom_pull(task_ids='setup') }}"
+EXPORTED = "gs://models-bucket/setup/model.json"
+LABELS = "gs://labels-bucket/setup/labels.json"
+LABEL_RECORDS = [
+    {"name": f"projects/elsewhere/locations/l/conversations/c{i}/feedbackLabels/l{i}",
+     "labeledResource": f"{PARENT}/issueModels/1/issues/{i}", "label": f"topic-{i}"} for i in (1, 2)
+]
 
 # operator name -> (class, arguments, state of the model the setup task prepares)
 OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
@@ -44,6 +57,15 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
                {"gcs_source": {"bucket_uri": "gs://b/{{ ds }}"}}, None),
     "export": (ContactCenterInsightsExportInsightsDataOperator,
                {"big_query_destination": {"dataset": "d", "table": "t_{{ ds_nodash }}"}}, None),
+    "export_model": (ContactCenterInsightsExportIssueModelOperator,
+                     {"issue_model_id": MODEL, "object_uri": "gs://models-bucket/{{ ds }}/model.json"}, "UNDEPLOYED"),
+    "import_model": (ContactCenterInsightsImportIssueModelOperator,
+                     {"object_uri": EXPORTED, "create_new_model": True}, "EXPORTED"),
+    "upload_labels": (ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
+                      {"gcs_source": {"object_uri": LABELS, "format": "JSON"}}, "LABELS"),
+    "download_labels": (ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+                        {"gcs_destination": {"object_uri": "gs://labels-bucket/{{ ds }}/labels", "format": "CSV"},
+                         "filter": "{{ '' }}"}, None),
 }
 
 # case -> (operator arguments, emulator control to arm after setup)
@@ -67,15 +89,21 @@ def _control(action: str, body: dict[str, Any]) -> None:
 
 @task
 def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
-    """An issue model in ``state`` (or nothing), then arm the emulator; returns the model name."""
+    """An issue model in ``state`` (or exported, or a labels file, or nothing), then arm the emulator; returns
+    the model name to act on ("" when there is none)."""
     name = ""
-    if state is not None:
+    if state == "LABELS":
+        _control("storageObjects", {"uri": LABELS, "content": json.dumps(LABEL_RECORDS)})
+    elif state is not None:
         hook = ContactCenterInsightsHook()
         created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "setup"}).name,
                                           poll_interval=0.05)
         name = created.response["name"]  # type: ignore[index]
         if state == "DEPLOYED":
             hook.wait_for_operation(hook.deploy_issue_model(name).name, poll_interval=0.05)
+        if state == "EXPORTED":
+            hook.wait_for_operation(hook.export_issue_model(name, EXPORTED).name, poll_interval=0.05)
+            name = ""
     if arm is not None:
         _control(*arm)
     return name
@@ -85,6 +113,11 @@ for _op, (_cls, _args, _state) in OPERATORS.items():
     for _case, (_case_args, _arm) in CASES.items():
         with DAG(dag_id=f"ccai_test_op_{_op}_{_case}", schedule=None, catchup=False,
                  start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["ccai-test"]):
-            setup(_state, _arm) >> _cls(
+            _operator = setup(_state, _arm) >> _cls(
                 task_id="operator", project_id=PROJECT, poll_interval=0.1, **_args, **_case_args
             )
+            if _case == "no_wait":
+                _operator >> ContactCenterInsightsOperationSensor(
+                    task_id="wait", operation_name="{{ ti.xcom_pull(task_ids='operator') }}", poke_interval=0.1,
+                    timeout=60,
+                )
