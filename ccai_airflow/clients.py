@@ -4,7 +4,8 @@ With ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (gRPC, ``host:port``) or
 ``CONTACT_CENTER_INSIGHTS_EMULATOR_REST`` (REST, ``http://host:port``) set, the hooks talk to the
 emulator with an insecure channel and anonymous credentials, and no Airflow connection needs to
 exist (the convention of ``PUBSUB_EMULATOR_HOST``). Every emulator-specific decision is in this
-module; the hooks call :func:`sync_client` / :func:`async_client` and inherit :class:`EmulatorAware`.
+module; the hooks call :func:`sync_client` / :func:`async_client` and inherit :class:`EmulatorAware`;
+lineage reads a BigQuery table through :func:`bigquery_client`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "Endpoint",
     "SharedClient",
     "async_client",
+    "bigquery_client",
     "emulator_endpoint",
     "refresh_if_expired",
     "sync_client",
@@ -114,6 +116,21 @@ def sync_client(
         credentials=google_credentials, transport=endpoint.transport, client_info=CLIENT_INFO,
         client_options=client_options(endpoint.api_endpoint),
     ), google_credentials)
+
+
+def bigquery_client(project_id: str, google: Callable[[], Any]) -> Any | None:
+    """A BigQuery client for ``project_id``: ``google()`` (the caller's, with its connection's credentials) unless
+    the environment names an emulator. Then the emulator's REST port, which answers ``tables.get`` for the tables
+    its exports wrote, anonymously; None when it names only the gRPC one: an emulated run never calls Google."""
+    if not (os.environ.get(EMULATOR_HOST_ENV) or os.environ.get(EMULATOR_REST_ENV)):
+        return google()
+    rest = emulator_endpoint("rest")
+    if rest is None:
+        return None
+    from google.cloud import bigquery
+
+    return bigquery.Client(project=project_id, credentials=AnonymousCredentials(),
+                           client_options=ClientOptions(api_endpoint=rest))
 
 
 async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any]]) -> SharedClient:

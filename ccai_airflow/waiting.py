@@ -84,6 +84,7 @@ class OperationWaitMixin:
     _waiting_on: str | None = None
     _wait_started: float | None = None
     _last_status: Status | None = None
+    _last_outcome: Outcome | None = None  # what finish() was given: ccai_airflow.lineage reads it
     _cancel_requested: bool = False
 
     def init_wait_options(
@@ -227,6 +228,7 @@ class OperationWaitMixin:
     def finish(self, context: Any, outcome: Outcome) -> Any:
         """Push the XComs of a success and return the response; raise for anything else."""
         self._last_status = outcome.status
+        self._last_outcome = outcome
         if outcome.status is Status.TIMEOUT:
             raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
         if outcome.status is not Status.SUCCEEDED:

@@ -479,6 +479,33 @@ def test_export_insights_data_echoes_the_destination(client: Client) -> None:
     assert unpack(op.response, ci.ExportInsightsDataResponse) == ci.ExportInsightsDataResponse()
 
 
+def test_a_finished_export_leaves_its_bigquery_table_for_bigquerys_own_client(
+    emulator: Emulator, grpc_client: Client,
+) -> None:
+    from google.cloud import bigquery
+
+    from ccai_airflow.emulator.bigquery import EXPORT_SCHEMA
+
+    bq = bigquery.Client(project="bq-project", credentials=AnonymousCredentials(),
+                         client_options=ClientOptions(api_endpoint=emulator.rest_url))
+    destination = {"project_id": "bq-project", "dataset": "insights", "table": "export"}
+    lro = grpc_client.export_insights_data(request={"parent": PARENT, "big_query_destination": destination})
+    with pytest.raises(exceptions.NotFound, match=r"Not found: Table bq-project:insights\.export"):
+        bq.get_table("bq-project.insights.export", retry=None)  # not written until the export is done
+    wait_done(grpc_client, lro.operation.name)
+    # No project_id: the export writes to the resource's project (BigQueryDestination.project_id).
+    default = grpc_client.export_insights_data(
+        request={"parent": PARENT, "big_query_destination": {"dataset": "insights", "table": "t"}})
+    wait_done(grpc_client, default.operation.name)
+
+    table = bq.get_table("bq-project.insights.export", retry=None)
+    assert (table.project, table.dataset_id, table.table_id) == ("bq-project", "insights", "export")
+    assert [(f.name, f.field_type, f.mode) for f in table.schema] == [
+        (c["name"], c["type"], c["mode"]) for c in EXPORT_SCHEMA]
+    assert [f.name for f in table.schema[-1].fields] == ["name"]  # issues.name, a repeated record's field
+    assert bq.get_table("test-project.insights.t", retry=None).table_id == "t"
+
+
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("ingest_conversations", {"gcs_source": {"bucket_uri": "s3://bucket/x"}}, "'s3://bucket/x'"),
     ("ingest_conversations", {"gcs_source": {"bucket_uri": "gs://"}}, "'gs://'"),

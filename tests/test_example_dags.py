@@ -6,6 +6,8 @@ own process, ``airflow db migrate`` and ``airflow dags test`` in a throwaway AIR
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +18,11 @@ EXAMPLES = Path(__file__).parent.parent / "ccai_airflow" / "example_dags"
 EXAMPLE_IDS = {"ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_issue_model_promotion"}
 
 
-def run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_demo(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ccai_airflow.demo", "--dags-folder", str(EXAMPLES), "--workdir", str(tmp_path),
          "--operation-seconds", "2", *args],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -94,6 +96,25 @@ def test_other_examples_run_to_success(dag_id: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"DAG run {dag_id}: success" in result.stdout
     assert "BulkAnalyzeConversations=1, ExportInsightsData=1" in result.stdout
+
+
+def test_the_export_example_shows_its_bigquery_table_in_openlineage(tmp_path: Path) -> None:
+    events_file = tmp_path / "openlineage.jsonl"
+    transport = json.dumps({"type": "file", "log_file_path": str(events_file), "append": True})
+    result = run_demo(tmp_path, "--dag-id", "ccai_bulk_analyze_and_export",
+                      env={"AIRFLOW__OPENLINEAGE__TRANSPORT": transport})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    export = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(".export_insights")]
+    assert len(export) == 1, [e["job"]["name"] for e in events]
+    (output,) = export[0]["outputs"]
+    assert output["namespace"] == "bigquery"
+    project, dataset, table = output["name"].split(".")
+    assert (project, dataset) == ("demo-project", "ccai_insights") and table.startswith("conversations_")
+    assert output["facets"]["schema"]["fields"], "the exported table's schema, read back through BigQuery's API"
+    inputs = {(i["namespace"], i["name"]) for i in export[0]["inputs"]}
+    assert ("contactcenterinsights://projects/demo-project/locations/us-central1", "conversations") in inputs
 
 
 def test_promotion_moves_each_weeks_dev_model_to_prod_and_swaps_the_previous_one_out(tmp_path: Path) -> None:

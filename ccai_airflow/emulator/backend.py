@@ -19,6 +19,7 @@ from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from ccai_airflow.emulator.bigquery import table_id, table_resource
 from ccai_airflow.emulator.contract import clear_output_only
 from ccai_airflow.emulator.feedback import FeedbackLabels
 from ccai_airflow.emulator.lro import Message, _copy, _timestamp
@@ -48,6 +49,7 @@ class Backend(IssueModelTransfer, FeedbackLabels):
     """
 
     _models: dict[str, Message] = field(default_factory=dict)
+    _tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # BigQuery tables exports wrote, by id
 
     # -- issue models ---------------------------------------------------------------------------
     def create_issue_model(self, request: Message) -> operations_pb2.Operation:
@@ -199,11 +201,29 @@ class Backend(IssueModelTransfer, FeedbackLabels):
             raise exceptions.InvalidArgument(
                 "Invalid big_query_destination: expected a destination with at least a dataset."
             )
+        # BigQueryDestination.project_id: "If specified, then export will attempt to write data to this project
+        # instead of the resource project. Otherwise, the resource project will be used." The table is kept when
+        # the export finishes, with the documented export schema (emulator/bigquery.py), for whoever reads it.
+        destination = request.big_query_destination
+        project = destination.project_id or request.parent.split("/")[1]
+
+        def finish() -> Message:
+            if destination.table:
+                self._tables[table_id(project, destination.dataset, destination.table)] = table_resource(
+                    project, destination.dataset, destination.table, int(self.wall() * 1000))
+            return types.ExportInsightsDataResponse.pb()()
+
         with self._lock:
-            return self._start(
-                "ExportInsightsDataMetadata", request, request.parent,
-                lambda: types.ExportInsightsDataResponse.pb()(),
-            )
+            return self._start("ExportInsightsDataMetadata", request, request.parent, finish)
+
+    def get_bigquery_table(self, project: str, dataset: str, table: str) -> dict[str, Any]:
+        """BigQuery's ``tables.get`` of a table an export wrote; NOT_FOUND, as BigQuery says it, for any other."""
+        with self._lock:
+            self._advance()
+            found = self._tables.get(table_id(project, dataset, table))
+            if found is None:
+                raise exceptions.NotFound(f"Not found: Table {table_id(project, dataset, table)}")
+            return dict(found)
 
     # -- internals ------------------------------------------------------------------------------
     def _transition(

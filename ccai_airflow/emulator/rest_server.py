@@ -1,5 +1,7 @@
 """The REST front end (aiohttp): the API's HTTP rules, proto3 JSON in and out, plus controls.
 
+It also answers BigQuery's ``tables.get`` for the tables exports wrote (what lineage reads the schema from).
+
 Errors answer ``{"error": {"code": <http>, "message": ..., "status": <NAME>}}`` as Google APIs do.
 Controls for another process live under ``/emulator/v1/``.
 """
@@ -167,6 +169,11 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
         text = json_format.MessageToJson(response, use_integers_for_enums=numbers)
         return web.Response(text=text, content_type=_JSON)
 
+    async def bigquery_table(request: web.Request) -> web.Response:
+        """BigQuery's ``tables.get`` for a table an export wrote (``emulator/bigquery.py``)."""
+        info = request.match_info
+        return web.json_response(backend.get_bigquery_table(info["project"], info["dataset"], info["table"]))
+
     @web.middleware
     async def errors(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -184,6 +191,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
 
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
     app.router.add_route("*", "/emulator/v1/{action}", controls)
+    app.router.add_get("/bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}", bigquery_table)
     app.router.add_route("*", "/{tail:.*}", api)
     return app
 

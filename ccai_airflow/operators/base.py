@@ -17,6 +17,7 @@ from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID
 from google.api_core.gapic_v1.method import DEFAULT
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.compat import conf
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
@@ -76,6 +77,7 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(),
     )
     failure_error = ContactCenterInsightsOperationRetryableError
+    _operation_name: str | None = None  # the operation execute() started or resumed (lineage's run facet)
 
     def __init__(
         self,
@@ -147,8 +149,38 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
 
     def push_operation_name(self, context: Any, name: str) -> None:
         """The operation this task stands for: its name (XCom ``operation_name``) and its link."""
+        self._operation_name = name
         context["ti"].xcom_push(key="operation_name", value=name)
         ContactCenterInsightsOperationLink.persist(context=context, operation_name=name)
+
+    # -- OpenLineage (the provider's developer guide; ccai_airflow.lineage builds the objects) ---------
+    def lineage_datasets(self) -> lineage.Datasets:
+        """What this operator reads and writes, by OpenLineage name; each operator says."""
+        return lineage.Datasets()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The OpenLineage listener's call after a success: our datasets and the operation's run facet."""
+        return self._openlineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """As on complete, after a failure: the run facet then has the operation's error."""
+        return self._openlineage()
+
+    def _openlineage(self) -> Any:
+        return lineage.operator_lineage(self.log, self.task_id, self.lineage_datasets, self._operation_name,
+                                        self._last_outcome, self._bigquery_client)
+
+    def _bigquery_client(self, project: str) -> Any:
+        """A BigQuery client with this task's connection and impersonation chain (to read a table's schema)."""
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+        hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
+        return hook.get_client(project_id=project)
+
+    def _succeeded(self) -> dict[str, Any] | None:
+        """The decoded response when this task waited and the operation succeeded; else None."""
+        outcome = self._last_outcome
+        return (outcome.response or {}) if outcome is not None and outcome.status is Status.SUCCEEDED else None
 
     def _project_id(self) -> str:
         project = self.project_id or self.hook.project_id
@@ -233,6 +265,10 @@ class _IssueModelOperator(ContactCenterInsightsStartOperationOperator):
 
     def build_request(self, parent: str) -> Any:
         return self.request_type(name=self._model_name(parent))
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The model this operator changes (its deployment state) as the output."""
+        return lineage.Datasets(outputs=(lineage.issue_model(self._model_name(self._parent())),))
 
     def execute(self, context: Any) -> Any:
         ContactCenterInsightsIssueModelLink.persist(

@@ -9,6 +9,7 @@ from airflow.providers.google.cloud.links.bigquery import BigQueryTableLink
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.links import persist_url
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
 
@@ -49,6 +50,11 @@ class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsight
             selector = _message(types.AnnotatorSelector, self.annotator_selector, "annotator_selector")
             request.annotator_selector = selector
         return request
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The location's conversations in, their analyses out."""
+        parent = self._parent()
+        return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=(lineage.analyses(parent),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         selector = request.annotator_selector if "annotator_selector" in request else None
@@ -93,6 +99,15 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
         if self.sample_size is not None:
             request.sample_size = self.sample_size
         return request
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The Cloud Storage objects (and their metadata objects, if named) in, the location's conversations out."""
+        parent = self._parent()
+        source = self.build_request(parent).gcs_source
+        inputs = [lineage.gcs_objects(source.bucket_uri)]
+        if source.metadata_bucket_uri:
+            inputs.append(lineage.gcs_objects(source.metadata_bucket_uri))
+        return lineage.Datasets(inputs=tuple(inputs), outputs=(lineage.conversations(parent),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.ingest_conversations(
@@ -153,6 +168,15 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
             persist_url(BigQueryTableLink, context, project_id=destination.project_id or self._project_id(),
                         dataset_id=destination.dataset, table_id=destination.table)
         return super().execute(context)
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The conversations and their analyses in, the BigQuery table out (with its schema facet when it can be
+        read). The table is in the destination's project, else the operator's (the API's rule)."""
+        parent = self._parent()
+        destination = self.build_request(parent).big_query_destination
+        project = destination.project_id or self._project_id()
+        table = (lineage.bigquery_table(project, destination.dataset, destination.table),) if destination.table else ()
+        return lineage.Datasets(inputs=(lineage.conversations(parent), lineage.analyses(parent)), outputs=table)
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.export_insights_data(

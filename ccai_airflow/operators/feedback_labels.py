@@ -9,6 +9,7 @@ from typing import Any
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.names import validate_flag, validate_gcs_object_uri
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
 
@@ -19,6 +20,11 @@ __all__ = [
 
 Upload = types.BulkUploadFeedbackLabelsRequest
 Download = types.BulkDownloadFeedbackLabelsRequest
+FEEDBACK_LABELS = "conversations/feedbackLabels"  # lineage: the labels of a location's conversations
+
+
+def _labels(parent: str) -> lineage.DatasetRef:
+    return lineage.DatasetRef(lineage.insights_namespace(parent), FEEDBACK_LABELS)
 
 
 def _format(message: Any, arg: str, value: Any) -> None:
@@ -57,6 +63,12 @@ class ContactCenterInsightsBulkUploadFeedbackLabelsOperator(ContactCenterInsight
         validate_gcs_object_uri("gcs_source.object_uri", source.object_uri)
         _format(source, "gcs_source", self.gcs_source)
         return Upload(parent=parent, gcs_source=source, validate_only=self.validate_only)
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The object in, the location's feedback labels out."""
+        request = self.build_request(self._parent())
+        return lineage.Datasets(inputs=(lineage.gcs_objects(request.gcs_source.object_uri),),
+                                outputs=(_labels(request.parent),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.bulk_upload_feedback_labels(
@@ -121,6 +133,12 @@ class ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(ContactCenterInsig
             raise ValueError(f"Invalid template_qa_scorecard_id {ids!r}: expected a list of scorecard ids.")
         request.template_qa_scorecard_id = list(ids)
         return request
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The location's feedback labels in, the objects under ``object_uri`` (a name or a prefix) out."""
+        request = self.build_request(self._parent())
+        return lineage.Datasets(inputs=(_labels(request.parent),),
+                                outputs=(lineage.gcs_objects(request.gcs_destination.object_uri),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.bulk_download_feedback_labels(

@@ -9,6 +9,7 @@ from typing import Any
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.links import (
     ContactCenterInsightsIssueModelLink,
     ContactCenterInsightsLink,
@@ -53,6 +54,13 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.create_issue_model(request.parent, request.issue_model, **self._call_options())
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """Conversations in, the trained model out (once it exists: the response names it)."""
+        parent = self._parent()
+        name = (self._succeeded() or {}).get("name")
+        model = (lineage.issue_model(str(name), lifecycle="CREATE"),) if name else ()
+        return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=model)
 
     def finish(self, context: Any, outcome: Any) -> Any:
         response = super().finish(context, outcome)
@@ -134,6 +142,12 @@ class ContactCenterInsightsDeleteIssueModelOperator(_IssueModelOperator):
     """Delete an (undeployed) issue model. The response is ``google.protobuf.Empty``."""
 
     request_type = types.DeleteIssueModelRequest
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The model as the output, marked dropped once the delete succeeded."""
+        name = self._model_name(self._parent())
+        dropped = "DROP" if self._succeeded() is not None else None
+        return lineage.Datasets(outputs=(lineage.issue_model(name, lifecycle=dropped),))
 
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.delete_issue_model(request.name, **self._call_options())

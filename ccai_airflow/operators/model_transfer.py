@@ -10,6 +10,7 @@ from typing import Any
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow import lineage
 from ccai_airflow.links import (
     ContactCenterInsightsIssueModelLink,
     ContactCenterInsightsLink,
@@ -56,6 +57,12 @@ class ContactCenterInsightsExportIssueModelOperator(_IssueModelOperator):
         uri = validate_gcs_object_uri("object_uri", self.object_uri)
         return types.ExportIssueModelRequest(name=self._model_name(parent), gcs_destination={"object_uri": uri})
 
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The model in, the object written out."""
+        request = self.build_request(self._parent())
+        return lineage.Datasets(inputs=(lineage.issue_model(request.name),),
+                                outputs=(lineage.gcs_objects(request.gcs_destination.object_uri),))
+
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.export_issue_model(request.name, request.gcs_destination.object_uri, **self._call_options())
 
@@ -89,6 +96,14 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
             parent=parent, gcs_source={"object_uri": uri}, create_new_model=self.create_new_model
         )
 
+    _imported_name: str | None = None
+
+    def lineage_datasets(self) -> lineage.Datasets:
+        """The object in, the model it wrote out (once the operator found it)."""
+        model = (lineage.issue_model(self._imported_name, lifecycle="CREATE"),) if self._imported_name else ()
+        return lineage.Datasets(inputs=(lineage.gcs_objects(validate_gcs_object_uri("object_uri", self.object_uri)),),
+                                outputs=model)
+
     def start(self, request: Any) -> operations_pb2.Operation:
         return self.hook.import_issue_model(
             request.parent, request.gcs_source.object_uri, request.create_new_model, **self._call_options()
@@ -96,7 +111,7 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
 
     def finish(self, context: Any, outcome: Outcome) -> Any:
         response = super().finish(context, outcome)
-        name = self._imported_model(outcome)
+        name = self._imported_name = self._imported_model(outcome)
         context["ti"].xcom_push(key="issue_model_name", value=name)
         if name:
             ContactCenterInsightsIssueModelLink.persist(
