@@ -64,6 +64,61 @@ class InsightsCalls:
         request = types.DeleteIssueModelRequest(name=name)
         return self._start(self.get_conn().delete_issue_model, request, retry, timeout, metadata)
 
+    # -- moving issue models and feedback labels through Cloud Storage -------------------------
+    def export_issue_model(
+        self, name: str, object_uri: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> operations_pb2.Operation:
+        """Start ExportIssueModel of model ``name`` to ``gs://bucket/object``; the response is empty."""
+        request = types.ExportIssueModelRequest(name=name, gcs_destination={"object_uri": object_uri})
+        return self._start(self.get_conn().export_issue_model, request, retry, timeout, metadata)
+
+    def import_issue_model(
+        self, parent: str, object_uri: str, create_new_model: bool = False, retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start ImportIssueModel from ``gs://bucket/object``; the response is empty (it names no model)."""
+        request = types.ImportIssueModelRequest(
+            parent=parent, gcs_source={"object_uri": object_uri}, create_new_model=create_new_model
+        )
+        return self._start(self.get_conn().import_issue_model, request, retry, timeout, metadata)
+
+    def bulk_upload_feedback_labels(
+        self, parent: str, gcs_source: dict[str, Any] | types.BulkUploadFeedbackLabelsRequest.GcsSource,
+        validate_only: bool = False, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start BulkUploadFeedbackLabels of ``gcs_source`` (``{"object_uri": ..., "format_": "CSV"|"JSON"}``)."""
+        request = types.BulkUploadFeedbackLabelsRequest(
+            parent=parent, gcs_source=gcs_source, validate_only=validate_only
+        )
+        return self._start(self.get_conn().bulk_upload_feedback_labels, request, retry, timeout, metadata)
+
+    def bulk_download_feedback_labels(
+        self, parent: str,
+        gcs_destination: dict[str, Any] | types.BulkDownloadFeedbackLabelsRequest.GcsDestination,
+        filter: str = "", max_download_count: int | None = None, feedback_label_type: str | int | None = None,
+        conversation_filter: str = "", template_qa_scorecard_id: Sequence[str] = (), retry: Any = DEFAULT,
+        timeout: Any = DEFAULT, metadata: Metadata = (),
+    ) -> operations_pb2.Operation:
+        """Start BulkDownloadFeedbackLabels to ``gcs_destination``; the files written are in the metadata."""
+        request = _request(
+            types.BulkDownloadFeedbackLabelsRequest, parent=parent, gcs_destination=gcs_destination,
+            filter=filter or None, max_download_count=max_download_count, feedback_label_type=feedback_label_type,
+            conversation_filter=conversation_filter or None, template_qa_scorecard_id=list(template_qa_scorecard_id),
+        )
+        return self._start(self.get_conn().bulk_download_feedback_labels, request, retry, timeout, metadata)
+
+    def get_issue(
+        self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> types.Issue:
+        return self.get_conn().get_issue(name=name, retry=retry, timeout=timeout, metadata=metadata)
+
+    def list_issues(
+        self, issue_model: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
+    ) -> list[types.Issue]:
+        """Every issue of the model ``issue_model`` (ListIssues has no paging)."""
+        response = self.get_conn().list_issues(parent=issue_model, retry=retry, timeout=timeout, metadata=metadata)
+        return list(response.issues)
+
     def bulk_analyze_conversations(
         self, parent: str, filter: str, analysis_percentage: float,
         annotator_selector: dict[str, Any] | types.AnnotatorSelector | None = None, retry: Any = DEFAULT,

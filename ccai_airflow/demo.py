@@ -7,6 +7,9 @@ person wants to see: the operations, the model and its issues. Exits non-zero if
 ``--weeks 2`` runs the DAG for two consecutive weeks against the same emulator: the second run
 swaps its new model in for the first week's, and the demo prints every model's state at the end
 (the previous one UNDEPLOYED, the new one DEPLOYED).
+
+``--dag-id ccai_issue_model_promotion`` first trains and deploys a model in the dev project (before
+each week's run, as dev's own weekly lifecycle would), then runs the promotion into the prod project.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from ccai_airflow.emulator.process import EmulatorProcess
 DAG_ID = "ccai_issue_model_lifecycle"
 EXAMPLE_DAGS = Path(__file__).parent / "example_dags"
 PROJECT = "demo-project"
+# ccai_issue_model_promotion's default projects (its DEV_PROJECT and PROD_PROJECT).
+PROMOTION = ("ccai_issue_model_promotion", "ccai-dev", "ccai-prod")
 
 
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
@@ -57,11 +62,38 @@ def _results(dag_id: str) -> list[tuple[str, dict[str, str], dict[str, Any] | No
     return found or [("missing", {}, None)]
 
 
-def _issue_models(rest_url: str) -> list[dict[str, Any]]:
-    """The demo project's issue models as the emulator holds them now (its REST API, as the client sends it)."""
-    url = f"{rest_url}/v1/projects/{PROJECT}/locations/us-central1/issueModels"
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        return list(json.load(answer).get("issueModels", []))
+def _rest(rest_url: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One call of the emulator's REST API (POST when there is a body), its JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{rest_url}/v1/{path}", data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return dict(json.load(answer))
+
+
+def _issue_models(rest_url: str, project: str = PROJECT) -> list[dict[str, Any]]:
+    """A project's issue models as the emulator holds them now (its REST API, as the client sends it)."""
+    return list(_rest(rest_url, f"projects/{project}/locations/us-central1/issueModels").get("issueModels", []))
+
+
+def _seed_dev_model(rest_url: str, date: str | None) -> None:
+    """Train a model in the promotion's dev project and deploy it there in place of the deployed one."""
+
+    def done(operation: dict[str, Any]) -> dict[str, Any]:
+        while not operation.get("done"):
+            time.sleep(0.2)
+            operation = _rest(rest_url, operation["name"])
+        if "error" in operation:
+            raise SystemExit(f"Seeding the dev project failed: {operation['error']}")
+        return operation
+
+    parent = f"projects/{PROMOTION[1]}/locations/us-central1"
+    name = f"dev-topics-{(date or datetime.now(UTC).isoformat())[:10]}"
+    model = done(_rest(rest_url, f"{parent}/issueModels", {"displayName": name}))["response"]["name"]
+    for other in _issue_models(rest_url, PROMOTION[1]):
+        if other.get("state") == "DEPLOYED":
+            done(_rest(rest_url, f"{other['name']}:undeploy", {}))
+    done(_rest(rest_url, f"{model}:deploy", {}))
+    print(f"Dev project: {model} ({name}) trained and DEPLOYED")
 
 
 def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str, Any] | None,
@@ -69,7 +101,9 @@ def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str
     print()
     print(f"DAG run {dag_id}: {state}" + ("" if seconds is None else f" in {seconds:.0f} s"))
     print("  tasks: " + ", ".join(f"{task}={task_state}" for task, task_state in tasks.items()))
-    if summary and "create_operation" not in summary:  # another example's report: its keys as they are
+    if summary and "dev_issue_model_name" in summary:
+        _print_promotion(summary)
+    elif summary and "create_operation" not in summary:  # another example's report: its keys as they are
         for key, value in summary.items():
             long_list = isinstance(value, list) and len(value) > 3
             shown = [*value[:3], f"... {len(value)} in all"] if long_list else value
@@ -90,6 +124,23 @@ def _print_run(dag_id: str, state: str, tasks: dict[str, str], summary: dict[str
         print(f"  {'-' * width}  ---------------------")
         for row in summary["issues"]:
             print(f"  {row['display_name']:<{width}}  {row['labeled_conversations']:>21}")
+
+
+def _print_promotion(summary: dict[str, Any]) -> None:
+    print(f"  dev model:         {summary['dev_issue_model_name']}")
+    print(f"  exported to:       {summary['object_uri']}")
+    print(f"  prod model:        {summary['issue_model_name']}")
+    print(f"  state:             {summary['state']}")
+    if summary.get("previous_issue_model_name"):
+        print(f"  replaced model:    {summary['previous_issue_model_name']} (now {summary['previous_state']}; "
+              f"undeploy operation {summary['undeploy_operation']})")
+    issues = summary.get("issues") or {}
+    width = max((len(name) for name in issues), default=5)
+    print()
+    print(f"  {'issue':<{width}}  labeled conversations (dev = prod)")
+    print(f"  {'-' * width}  ---------------------")
+    for name, count in sorted(issues.items(), key=lambda item: -(item[1] or 0)):
+        print(f"  {name:<{width}}  {count if count is not None else '-':>21}")
 
 
 def _print_footer(models: list[dict[str, Any]], counts: dict[str, int], log: Path) -> None:
@@ -170,12 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         conf = ["--conf", args.conf] if args.conf else []
         for date in dates:
             # The same emulator every week: the second week's deploy meets the first week's model deployed.
+            if args.dag_id == PROMOTION[0]:
+                _seed_dev_model(emulator.rest_url, date)
             print(f"Running {args.dag_id} with airflow dags test {date or ''}...")
             codes.append(_airflow(["dags", "test", args.dag_id, *([date] if date else []), *conf], env, log))
             if codes[-1] != 0:
                 break
         counts = emulator.controls.call_counts()
-        models = _issue_models(emulator.rest_url)
+        models = _issue_models(emulator.rest_url, PROMOTION[2] if args.dag_id == PROMOTION[0] else PROJECT)
     finally:
         emulator.stop()
 

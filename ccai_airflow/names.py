@@ -22,6 +22,7 @@ __all__ = [
     "parse_parent",
     "validate_emulator_address",
     "validate_flag",
+    "validate_gcs_object_uri",
     "validate_impersonation_chain",
     "validate_location",
     "validate_seconds",
@@ -43,6 +44,7 @@ _OPERATION_NAME_RE = re.compile(
 _LOCATION_RE = re.compile(rf"^{_LOCATION}\Z")
 _SERVICE_ACCOUNT_RE = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 _RESOURCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\Z")
 _HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 _REST_URL_RE = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?$")
 
@@ -109,6 +111,18 @@ def child_name(parent: str, collection: str, value: object, arg: str) -> str:
         if not value.startswith("projects/") and _RESOURCE_ID_RE.match(value):
             return prefix + value
     raise ValueError(f"Invalid {arg} {value!r}: expected an id or {prefix}ID.")
+
+
+def validate_gcs_object_uri(arg: str, value: object) -> str:
+    """``gs://BUCKET/OBJECT``, the form the Insights request fields document ("Format:
+    ``gs://<bucket-name>/<object-name>``"), with Cloud Storage's bucket naming rules (3-63 characters of
+    ``a-z 0-9 - _ .``, starting and ending with a letter or digit) and a non-empty object name without CR/LF."""
+    if isinstance(value, str):
+        bucket, slash, name = value.removeprefix("gs://").partition("/")
+        if (value.startswith("gs://") and _BUCKET_RE.match(bucket) and slash and name and "\n" not in name
+                and "\r" not in name and len(name.encode()) <= 1024):
+            return value
+    raise ValueError(f"Invalid {arg} {value!r}: expected a Cloud Storage object URI gs://<bucket-name>/<object-name>.")
 
 
 def validate_emulator_address(variable: str, value: str, transport: str) -> str:

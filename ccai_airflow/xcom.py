@@ -104,7 +104,8 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
     """The XComs of a succeeded outcome besides ``return_value`` (the response).
 
     ``operation`` always; ``issue_model_name`` and ``training_stats`` when the response is an
-    ``IssueModel``.
+    ``IssueModel``; for ExportIssueModel ``issue_model_name`` and ``object_uri``, for BulkDownloadFeedbackLabels
+    ``file_names`` and ``download_stats``, for BulkUploadFeedbackLabels ``upload_stats`` (from the metadata).
     """
     values: dict[str, Any] = {"operation": outcome.operation}
     response = outcome.response or {}
@@ -115,6 +116,7 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
         if not selected or "trainingStats" in response:
             values["training_stats"] = response.get("trainingStats", {})
     values.update(_conversation_and_location_values(outcome, response, selected))
+    values.update(_storage_values(outcome.metadata))
     return values
 
 
@@ -141,6 +143,22 @@ def _conversation_and_location_values(outcome: Outcome, response: dict[str, Any]
     if kind == "TuneQaScorecardRevisionResponse":
         return {"dataset_validation_results": metadata.get("qaQuestionDatasetValidationResults", []),
                 "tuning_metrics": metadata.get("qaQuestionDatasetTuningMetrics", [])}
+    return {}
+
+
+def _storage_values(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What the operations that write to or read from Cloud Storage carry in their metadata (their responses are
+    empty): the model and URI of an export, the files and counts of a download, the counts of an upload."""
+    kind = str(metadata.get("@type", "")).rsplit(".", 1)[-1]
+    request = metadata.get("request") or {}
+    if kind == "ExportIssueModelMetadata":
+        return {"issue_model_name": request.get("name"),
+                "object_uri": (request.get("gcsDestination") or {}).get("objectUri")}
+    if kind == "BulkDownloadFeedbackLabelsMetadata":
+        stats = metadata.get("downloadStats") or {}
+        return {"file_names": list(stats.get("fileNames", [])), "download_stats": stats}
+    if kind == "BulkUploadFeedbackLabelsMetadata":
+        return {"upload_stats": metadata.get("uploadStats") or {}}
     return {}
 
 

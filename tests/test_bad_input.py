@@ -14,9 +14,13 @@ from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
     ContactCenterInsightsBulkDeleteConversationsOperator,
+    ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+    ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
     ContactCenterInsightsCreateAnalysisOperator,
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
+    ContactCenterInsightsExportIssueModelOperator,
+    ContactCenterInsightsImportIssueModelOperator,
     ContactCenterInsightsInitializeEncryptionSpecOperator,
     ContactCenterInsightsQueryMetricsOperator,
     ContactCenterInsightsTuneQaScorecardRevisionOperator,
@@ -44,6 +48,26 @@ def request_of(operator: Any) -> Any:
 
 def hook_call(name: Any) -> Callable[[], Any]:
     return lambda: ContactCenterInsightsHook().get_operation(name)
+
+
+def export_model(**kwargs: Any) -> Any:
+    return request_of(ContactCenterInsightsExportIssueModelOperator(
+        task_id="x", **{"issue_model_id": "1", "object_uri": "gs://bucket/m.json", **kwargs}))
+
+
+def import_model(**kwargs: Any) -> Any:
+    return request_of(ContactCenterInsightsImportIssueModelOperator(
+        task_id="i", **{"object_uri": "gs://bucket/m.json", **kwargs}))
+
+
+def upload(**kwargs: Any) -> Any:
+    return request_of(ContactCenterInsightsBulkUploadFeedbackLabelsOperator(task_id="u", **kwargs))
+
+
+def download(**kwargs: Any) -> Any:
+    destination = {"object_uri": "gs://bucket/labels", "format": "CSV"}
+    return request_of(ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(
+        task_id="d", **{"gcs_destination": destination, **kwargs}))
 
 
 CASES: list[tuple[str, Callable[[], Any], str]] = [
@@ -124,6 +148,32 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
         task_id="t", qa_scorecard_id="s", revision_id="r", filter="")), "Invalid filter ''"),
     ("tune: revision id", lambda: request_of(ContactCenterInsightsTuneQaScorecardRevisionOperator(
         task_id="t", qa_scorecard_id="s", revision_id="r/1", filter="x")), "Invalid revision_id 'r/1'"),
+    ("export URI without gs://", lambda: export_model(object_uri="bucket/m.json"),
+     "Invalid object_uri 'bucket/m.json': expected a Cloud Storage object URI gs://<bucket-name>/<object-name>"),
+    ("export URI without object", lambda: export_model(object_uri="gs://bucket/"), "Invalid object_uri 'gs://bucket/'"),
+    ("export URI bad bucket", lambda: export_model(object_uri="gs://My_Bucket/m"), "Invalid object_uri 'gs://My_Bucket/m'"),
+    ("export URI not a string", lambda: export_model(object_uri=None), "Invalid object_uri None"),
+    ("export model id", lambda: export_model(issue_model_id="projects/other/locations/l/issueModels/1"),
+     "Invalid issue_model_id 'projects/other/locations/l/issueModels/1'"),
+    ("import URI", lambda: import_model(object_uri="gs://bucket"), "Invalid object_uri 'gs://bucket'"),
+    ("import create_new_model", lambda: import_model(create_new_model="yes"), "Invalid create_new_model 'yes'"),
+    ("upload without a source", lambda: upload(gcs_source=None), "Invalid gcs_source None: expected a dict"),
+    ("upload without format", lambda: upload(gcs_source={"object_uri": "gs://bucket/l.json"}),
+     "Invalid gcs_source {'object_uri': 'gs://bucket/l.json'}: expected a format, 'CSV' or 'JSON'"),
+    ("upload URI missing", lambda: upload(gcs_source={"format": "JSON"}), "Invalid gcs_source.object_uri ''"),
+    ("upload unknown field", lambda: upload(gcs_source={"uri": "gs://bucket/l"}), "Invalid gcs_source {'uri'"),
+    ("download filter not a string", lambda: download(filter={"issue_model_id": "1"}),
+     "Invalid filter {'issue_model_id': '1'}: expected a string"),
+    ("download conversation_filter not a string", lambda: download(conversation_filter=7),
+     "Invalid conversation_filter 7: expected a string"),
+    ("download URI", lambda: download(gcs_destination={"object_uri": "s3://bucket/l", "format": "CSV"}),
+     "Invalid gcs_destination.object_uri 's3://bucket/l'"),
+    ("download without format", lambda: download(gcs_destination={"object_uri": "gs://bucket/l"}),
+     "expected a format, 'CSV' or 'JSON'"),
+    ("download max count", lambda: download(max_download_count=0), "Invalid max_download_count 0"),
+    ("download label type", lambda: download(feedback_label_type="TOPICS"),
+     "Invalid feedback_label_type 'TOPICS': expected one of ['QUALITY_AI', 'TOPIC_MODELING']"),
+    ("download scorecards", lambda: download(template_qa_scorecard_id="s1"), "Invalid template_qa_scorecard_id 's1'"),
 ]
 
 

@@ -46,6 +46,16 @@ VALID: dict[str, dict[str, Any]] = {
     "DeployIssueModel": {"name": MODEL},
     "UndeployIssueModel": {"name": MODEL},
     "DeleteIssueModel": {"name": MODEL},
+    "ExportIssueModel": {"name": MODEL, "gcs_destination": {"object_uri": "gs://bucket/model.json"}},
+    "ImportIssueModel": {"parent": PARENT, "gcs_source": {"object_uri": "gs://bucket/model.json"}},
+    "GetIssue": {"name": f"{MODEL}/issues/1"},
+    "ListIssues": {"parent": MODEL},
+    "BulkUploadFeedbackLabels": {
+        "parent": PARENT, "gcs_source": {"object_uri": "gs://bucket/l.json", "format_": "JSON"},
+    },
+    "BulkDownloadFeedbackLabels": {
+        "parent": PARENT, "gcs_destination": {"object_uri": "gs://bucket/labels", "format_": "CSV"},
+    },
     "BulkAnalyzeConversations": {"parent": PARENT, "filter": 'medium="CHAT"', "analysis_percentage": 10},
     "IngestConversations": {
         "parent": PARENT,

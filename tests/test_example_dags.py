@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).parent.parent / "ccai_airflow" / "example_dags"
-EXAMPLE_IDS = {"ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_conversation_retention"}
+EXAMPLE_IDS = {
+    "ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_conversation_retention",
+    "ccai_issue_model_promotion",
+}
 
 
 def run_demo(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -129,3 +132,26 @@ def test_make_demo_runs_the_retention_dag_and_deletes_only_the_expired_conversat
     assert "expired_conversations: 12" in out and "deleted_conversations: 12" in out
     assert "still_expired:         0" in out
     assert "BulkDeleteConversations=1" in out
+
+
+def test_promotion_moves_each_weeks_dev_model_to_prod_and_swaps_the_previous_one_out(tmp_path: Path) -> None:
+    """One emulator, two projects: the demo trains and deploys a new model in dev each week (as dev's own
+    lifecycle would), then runs the promotion, which exports it, imports it into prod, checks its issues and
+    deploys it there; the second week undeploys the first week's prod model."""
+    result = run_demo(tmp_path, "--dag-id", "ccai_issue_model_promotion", "--weeks", "2", "--logical-date",
+                      "2026-01-12")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("DAG run ccai_issue_model_promotion: success") == 2
+    dev = [line.split()[-1] for line in out.splitlines() if line.startswith("  dev model:")]
+    prod = [line.split()[-1] for line in out.splitlines() if line.startswith("  prod model:")]
+    assert len(set(dev)) == len(set(prod)) == 2
+    assert all(name.startswith("projects/ccai-dev/locations/us-central1/issueModels/") for name in dev)
+    assert all(name.startswith("projects/ccai-prod/locations/us-central1/issueModels/") for name in prod)
+    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260112/issue-model.json" in out
+    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260119/issue-model.json" in out
+    assert f"replaced model:    {prod[0]} (now UNDEPLOYED" in out
+    now = out.split("issue models now:\n", 1)[1].split("  emulator calls:", 1)[0].splitlines()
+    assert {line.split()[0]: line.split()[1] for line in now} == {prod[0]: "UNDEPLOYED", prod[1]: "DEPLOYED"}
+    assert "ExportIssueModel=2" in out and "ImportIssueModel=2" in out and "UndeployIssueModel=" in out

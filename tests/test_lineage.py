@@ -207,3 +207,34 @@ def test_the_conversation_operators_name_their_datasets() -> None:
     assert (names(analysis.inputs), names(analysis.outputs)) == (
         [(insights, "conversations")], [(insights, "conversations/analyses")])
     assert (names(delete.inputs), names(delete.outputs)) == ([], [(insights, "conversations")])
+
+
+def test_the_cloud_storage_operators_name_their_objects_and_models() -> None:
+    from ccai_airflow.operators import (
+        ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+        ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
+        ContactCenterInsightsExportIssueModelOperator,
+        ContactCenterInsightsImportIssueModelOperator,
+    )
+
+    def names(op: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        found = op.lineage_datasets()
+        return [(d.namespace, d.name) for d in found.inputs], [(d.namespace, d.name) for d in found.outputs]
+
+    common = {"project_id": "test-project"}
+    export = ContactCenterInsightsExportIssueModelOperator(
+        task_id="x", issue_model_id="7", object_uri="gs://models/2026/m.json", **common)
+    assert names(export) == ([(INSIGHTS, "issueModels/7")], [("gs://models", "2026/m.json")])
+    imported = ContactCenterInsightsImportIssueModelOperator(
+        task_id="i", object_uri="gs://models/2026/m.json", **common)
+    assert names(imported) == ([("gs://models", "2026/m.json")], [])  # the model is known once the import is found
+    imported._imported_name = f"{PARENT}/issueModels/9"
+    assert names(imported)[1] == [(INSIGHTS, "issueModels/9")]
+    assert imported.lineage_datasets().outputs[0].lifecycle == "CREATE"
+    upload = ContactCenterInsightsBulkUploadFeedbackLabelsOperator(
+        task_id="u", gcs_source={"object_uri": "gs://labels/in.csv", "format": "CSV"}, **common)
+    assert names(upload) == ([("gs://labels", "in.csv")], [(INSIGHTS, "conversations/feedbackLabels")])
+    download = ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(
+        task_id="d", gcs_destination={"object_uri": "gs://labels/out/labels", "format": "JSON"}, **common)
+    # A name without an extension is a prefix to the provider: cut to its folder.
+    assert names(download) == ([(INSIGHTS, "conversations/feedbackLabels")], [("gs://labels", "out")])

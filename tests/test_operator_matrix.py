@@ -18,6 +18,8 @@ RPC = {
     "upload_conversation": "UploadConversation", "create_analysis": "CreateAnalysis",
     "bulk_delete": "BulkDeleteConversations", "init_encryption_spec": "InitializeEncryptionSpec",
     "query_metrics": "QueryMetrics", "tune_qa_scorecard": "TuneQaScorecardRevision",
+    "export_model": "ExportIssueModel", "import_model": "ImportIssueModel",
+    "upload_labels": "BulkUploadFeedbackLabels", "download_labels": "BulkDownloadFeedbackLabels",
 }
 V1 = "google.cloud.contactcenterinsights.v1."
 RESPONSE_TYPE = {
@@ -32,6 +34,9 @@ RESPONSE_TYPE = {
     "bulk_delete": V1 + "BulkDeleteConversationsResponse",
     "init_encryption_spec": V1 + "InitializeEncryptionSpecResponse",
     "query_metrics": V1 + "QueryMetricsResponse", "tune_qa_scorecard": V1 + "TuneQaScorecardRevisionResponse",
+    "export_model": V1 + "ExportIssueModelResponse", "import_model": V1 + "ImportIssueModelResponse",
+    "upload_labels": V1 + "BulkUploadFeedbackLabelsResponse",
+    "download_labels": V1 + "BulkDownloadFeedbackLabelsResponse",
 }
 # The convenience XComs of the issue 14 operators, and a check of each value.
 KEYS: dict[str, dict[str, Callable[[Any], bool]]] = {
@@ -52,6 +57,22 @@ OPERATION_PREFIX = "projects/test-project/locations/us-central1/operations/"
 
 def rendered_metadata(dag_run: object) -> dict[str, Any]:
     return xcom(dag_run, "operator", "operation")["metadata"]  # type: ignore[no-any-return]
+
+
+def check_storage_xcoms(op: str, dag_run: Any, task_id: str, request: dict[str, Any]) -> None:
+    """The convenience XComs of the operations whose response is empty (what they wrote, or imported)."""
+    if op == "export_model":
+        assert xcom(dag_run, task_id, "object_uri") == request["gcsDestination"]["objectUri"]
+        assert xcom(dag_run, task_id, "object_uri").startswith("gs://models-bucket/20")
+        assert xcom(dag_run, task_id, "issue_model_name") == request["name"]
+    elif op == "download_labels":
+        assert xcom(dag_run, task_id, "file_names") == [request["gcsDestination"]["objectUri"] + ".csv"]
+        assert xcom(dag_run, task_id, "download_stats")["totalFilesWritten"] == 1
+    elif op == "upload_labels":
+        assert xcom(dag_run, task_id, "upload_stats")["successfulUploadCount"] == 2
+    elif op == "import_model" and task_id == "operator":  # the operator finds it; a sensor does not
+        imported = xcom(dag_run, task_id, "issue_model_name")
+        assert imported.startswith(f"{PARENT}/issueModels/")
 
 
 @pytest.mark.parametrize("op", sorted(RPC))
@@ -75,6 +96,7 @@ def test_operator_waits_and_returns_the_response(op: str, case: str, emulator_en
     assert "{{" not in json.dumps(metadata)
     for key, check in KEYS.get(op, {}).items():
         assert check(xcom(dag_run, "operator", key)), (key, xcom(dag_run, "operator", key))
+    check_storage_xcoms(op, dag_run, "operator", metadata.get("request", {}))
     if op == "bulk_delete":  # the 3 old conversations went, the 2 new ones stayed
         assert len(emulator_env.backend.conversations_under(PARENT)) == 2
 
@@ -83,15 +105,15 @@ def test_operator_waits_and_returns_the_response(op: str, case: str, emulator_en
 def test_operator_without_waiting_returns_the_operation_name(op: str, emulator_env: Emulator, airflow_db: str) -> None:
     dag_run = run_dag(f"ccai_test_op_{op}_no_wait")
 
-    expected = {"setup": "success", "operator": "success"}
-    assert states(dag_run) == (expected | {"wait": "success"} if op in KEYS else expected)
+    assert states(dag_run) == {"setup": "success", "operator": "success", "wait": "success"}
     name = xcom(dag_run, "operator")
     assert name == xcom(dag_run, "operator", "operation_name")
     assert name.startswith(OPERATION_PREFIX)
-    if op in KEYS:  # the sensor pushes the same XComs the operator does when it waits
-        assert xcom(dag_run, "wait")["@type"] == f"type.googleapis.com/{RESPONSE_TYPE[op]}"
-        for key, check in KEYS[op].items():
-            assert check(xcom(dag_run, "wait", key)), (key, xcom(dag_run, "wait", key))
+    # The sensor pushes the response and the same convenience XComs the operator does when it waits.
+    assert xcom(dag_run, "wait")["@type"] == f"type.googleapis.com/{RESPONSE_TYPE[op]}"
+    for key, check in KEYS.get(op, {}).items():
+        assert check(xcom(dag_run, "wait", key)), (key, xcom(dag_run, "wait", key))
+    check_storage_xcoms(op, dag_run, "wait", xcom(dag_run, "wait", "operation")["metadata"].get("request", {}))
 
 
 @pytest.mark.parametrize("op", sorted(RPC))

@@ -23,8 +23,10 @@ from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.bigquery import table_id, table_resource
 from ccai_airflow.emulator.contract import clear_output_only
+from ccai_airflow.emulator.feedback import FeedbackLabels
 from ccai_airflow.emulator.lro import Message, _copy, _timestamp
 from ccai_airflow.emulator.settings import LocationMethods
+from ccai_airflow.emulator.transfer import IssueModelTransfer
 
 IssueModel = types.IssueModel.pb()
 State = types.IssueModel.State
@@ -42,8 +44,13 @@ def _stable_int(text: str, low: int, high: int) -> int:
 
 
 @dataclass
-class Backend(LocationMethods):
-    """The state of one emulator: issue models and the operations started on them, guarded by one lock."""
+class Backend(LocationMethods, IssueModelTransfer, FeedbackLabels):
+    """The state of one emulator: issue models and the operations started on them, guarded by one lock.
+
+    Its bases add the location-level methods (``settings``), the issues and export/import of models
+    (``transfer``), feedback labels (``feedback``), the in-memory Cloud Storage they share (``storage``) and
+    the operations themselves (``lro.Operations``).
+    """
 
     _models: dict[str, Message] = field(default_factory=dict)
     _tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # BigQuery tables exports wrote, by id
@@ -55,13 +62,14 @@ class Backend(LocationMethods):
         # for creation.", CreateIssueModelMetadata.request), as the reference's sample operation shows.
         model = clear_output_only(_copy(request.issue_model))
         with self._lock:
-            model_id = str(next(self._ids) * 1000 + _stable_int(request.parent, 0, 999))
             # IssueModel.name is "Immutable." and the server picks the id: a name the client set is replaced.
-            model.name = f"{request.parent}/issueModels/{model_id}"
+            model.name = f"{request.parent}/issueModels/{self._new_model_id(request.parent)}"
 
             def finish() -> Message:
-                _train(model, self.wall())
+                now = self.wall()
+                _train(model, now)
                 self._models[model.name] = model
+                self._store_issues(model, now)
                 return _copy(model)
 
             return self._start("CreateIssueModelMetadata", request, request.parent, finish)
@@ -123,6 +131,7 @@ class Backend(LocationMethods):
 
             def finish() -> Message:
                 self._models.pop(model.name, None)
+                self._drop_issues(model.name)
                 return empty_pb2.Empty()
 
             def rollback() -> None:
@@ -242,6 +251,21 @@ class Backend(LocationMethods):
                 model.state = source
 
             return self._start(metadata_type, request, parent_of(model.name), finish, rollback)
+
+    # -- controls of the in-memory Cloud Storage ------------------------------------------------
+    def write_object(self, uri: str, content: str) -> None:
+        if not isinstance(content, str):
+            raise exceptions.InvalidArgument(f"Invalid content {content!r}: expected the object's text.")
+        self.storage.write(uri, content.encode())
+
+    def object_control(self, uri: str | None = None, prefix: str | None = None) -> dict[str, Any]:
+        """``{"uri", "content"}`` of one object, or ``{"uris": [...]}`` of those under ``prefix``."""
+        if uri is not None:
+            return {"uri": uri, "content": self.storage.read(uri).decode(errors="replace")}
+        return {"uris": self.storage.names(prefix or "gs://")}
+
+    def _new_model_id(self, parent: str) -> str:
+        return str(next(self._ids) * 1000 + _stable_int(parent, 0, 999))
 
     def _find_model(self, name: str) -> Message:
         model = self._models.get(name)

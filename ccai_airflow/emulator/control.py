@@ -78,6 +78,15 @@ class EmulatorControl:
         body = {"parent": parent, "count": count, "age_days": age_days, "medium": medium}
         return list(self.request("POST", "seedConversations", body)["names"])
 
+    def write_object(self, uri: str, content: str) -> None:
+        self.request("POST", "storageObjects", {"uri": uri, "content": content})
+
+    def read_object(self, uri: str) -> str:
+        return str(self.request("GET", "storageObjects?" + urllib.parse.urlencode({"uri": uri}))["content"])
+
+    def list_objects(self, prefix: str = "gs://") -> list[str]:
+        return list(self.request("GET", "storageObjects?" + urllib.parse.urlencode({"prefix": prefix}))["uris"])
+
     # -- transport --------------------------------------------------------------------------------
     def request(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         """``method /emulator/v1/{action}`` with ``body`` as JSON; the decoded answer, or the API error raised."""

@@ -148,6 +148,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),
             ("POST", "seedConversations"): lambda: {"names": backend.seed_conversations(**body)},
+            ("POST", "storageObjects"): lambda: backend.write_object(**body),
+            ("GET", "storageObjects"): lambda: backend.object_control(**dict(request.query)),
         }
         handler = handlers.get((request.method, action))
         if handler is None:

@@ -116,6 +116,17 @@ class Emulator:
         """Add ``count`` conversations under ``parent`` created ``age_days`` ago; their names."""
         return self.backend.seed_conversations(parent, count, age_days, medium)
 
+    def write_object(self, uri: str, content: str) -> None:
+        """Put an object (text) into the emulator's Cloud Storage, e.g. feedback labels to upload."""
+        self.backend.write_object(uri, content)
+
+    def read_object(self, uri: str) -> str:
+        """An object of the emulator's Cloud Storage (NotFound when nothing wrote it), e.g. an exported model."""
+        return str(self.backend.object_control(uri=uri)["content"])
+
+    def list_objects(self, prefix: str = "gs://") -> list[str]:
+        return list(self.backend.object_control(prefix=prefix)["uris"])
+
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is not None:

@@ -20,11 +20,19 @@ from ccai_airflow.operators.conversations import (
     ContactCenterInsightsExportInsightsDataOperator,
     ContactCenterInsightsIngestConversationsOperator,
 )
+from ccai_airflow.operators.feedback_labels import (
+    ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+    ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
+)
 from ccai_airflow.operators.issue_models import (
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeleteIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsUndeployIssueModelOperator,
+)
+from ccai_airflow.operators.model_transfer import (
+    ContactCenterInsightsExportIssueModelOperator,
+    ContactCenterInsightsImportIssueModelOperator,
 )
 from ccai_airflow.operators.settings import (
     ContactCenterInsightsInitializeEncryptionSpecOperator,
@@ -34,13 +42,16 @@ from ccai_airflow.operators.settings import (
 
 __all__ = [
     "ContactCenterInsightsBulkAnalyzeConversationsOperator",
-    # issue 14, first half
     "ContactCenterInsightsBulkDeleteConversationsOperator",
+    "ContactCenterInsightsBulkDownloadFeedbackLabelsOperator",
+    "ContactCenterInsightsBulkUploadFeedbackLabelsOperator",
     "ContactCenterInsightsCreateAnalysisOperator",
     "ContactCenterInsightsCreateIssueModelOperator",
     "ContactCenterInsightsDeleteIssueModelOperator",
     "ContactCenterInsightsDeployIssueModelOperator",
     "ContactCenterInsightsExportInsightsDataOperator",
+    "ContactCenterInsightsExportIssueModelOperator",
+    "ContactCenterInsightsImportIssueModelOperator",
     "ContactCenterInsightsIngestConversationsOperator",
     "ContactCenterInsightsInitializeEncryptionSpecOperator",
     "ContactCenterInsightsQueryMetricsOperator",

@@ -2,8 +2,9 @@
 operation, and a retry that must resume the first try's operation.
 
 A ``setup`` task prepares what the operator needs (an issue model in the right state, a conversation,
-old and new conversations), returns its name (or the retention cutoff), and then arms the emulator for
-the case through its HTTP controls. With ``no_wait`` the operators of issue 14 are followed by the sensor.
+old and new conversations, an exported model or a file of feedback labels in the emulator's Cloud
+Storage), returns its name (the model's, the conversation's, the retention cutoff, or ""), and then arms
+the emulator for the case through its HTTP controls. Without waiting, a sensor waits for the operation.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
     ContactCenterInsightsBulkAnalyzeConversationsOperator,
     ContactCenterInsightsBulkDeleteConversationsOperator,
+    ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+    ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
     ContactCenterInsightsCreateAnalysisOperator,
     ContactCenterInsightsCreateIssueModelOperator,
     ContactCenterInsightsDeleteIssueModelOperator,
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsExportInsightsDataOperator,
+    ContactCenterInsightsExportIssueModelOperator,
+    ContactCenterInsightsImportIssueModelOperator,
     ContactCenterInsightsIngestConversationsOperator,
     ContactCenterInsightsInitializeEncryptionSpecOperator,
     ContactCenterInsightsQueryMetricsOperator,
@@ -39,6 +44,12 @@ from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 PROJECT = "test-project"
 PARENT = f"projects/{PROJECT}/locations/us-central1"
 MODEL = "{{ ti.xcom_pull(task_ids='setup') }}"
+EXPORTED = "gs://models-bucket/setup/model.json"
+LABELS = "gs://labels-bucket/setup/labels.json"
+LABEL_RECORDS = [
+    {"name": f"projects/elsewhere/locations/l/conversations/c{i}/feedbackLabels/l{i}",
+     "labeledResource": f"{PARENT}/issueModels/1/issues/{i}", "label": f"topic-{i}"} for i in (1, 2)
+]
 
 # operator name -> (class, arguments, state of the model the setup task prepares)
 OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
@@ -69,9 +80,16 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], str | None]] = {
     }, "CONVERSATIONS"),
     "tune_qa_scorecard": (ContactCenterInsightsTuneQaScorecardRevisionOperator, {
         "qa_scorecard_id": "sc-1", "revision_id": "r-{{ ds_nodash }}", "filter": 'update_time >= "{{ ds }}"'}, None),
+    "export_model": (ContactCenterInsightsExportIssueModelOperator,
+                     {"issue_model_id": MODEL, "object_uri": "gs://models-bucket/{{ ds }}/model.json"}, "UNDEPLOYED"),
+    "import_model": (ContactCenterInsightsImportIssueModelOperator,
+                     {"object_uri": EXPORTED, "create_new_model": True}, "EXPORTED"),
+    "upload_labels": (ContactCenterInsightsBulkUploadFeedbackLabelsOperator,
+                      {"gcs_source": {"object_uri": LABELS, "format": "JSON"}}, "LABELS"),
+    "download_labels": (ContactCenterInsightsBulkDownloadFeedbackLabelsOperator,
+                        {"gcs_destination": {"object_uri": "gs://labels-bucket/{{ ds }}/labels", "format": "CSV"},
+                         "filter": "{{ '' }}"}, None),
 }
-NEW_OPERATORS = ("upload_conversation", "create_analysis", "bulk_delete", "init_encryption_spec", "query_metrics",
-                 "tune_qa_scorecard")
 
 # case -> (operator arguments, emulator control to arm after setup)
 CASES: dict[str, tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]] = {
@@ -95,7 +113,8 @@ def _control(action: str, body: dict[str, Any]) -> Any:
 
 @task
 def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
-    """An issue model in ``state`` (or nothing), then arm the emulator; returns the model name."""
+    """An issue model in ``state`` (or conversations, or exported, or a labels file, or nothing), then arm the
+    emulator; returns the name to act on ("" when there is none)."""
     name = ""
     if state == "CONVERSATION":
         name = _control("seedConversations", {"parent": PARENT, "count": 1})["names"][0]
@@ -104,6 +123,8 @@ def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
         _control("seedConversations", {"parent": PARENT, "count": 2})
         cutoff = datetime.datetime.now(datetime.UTC) - timedelta(days=30)
         name = cutoff.isoformat(timespec="seconds").replace("+00:00", "Z")
+    elif state == "LABELS":
+        _control("storageObjects", {"uri": LABELS, "content": json.dumps(LABEL_RECORDS)})
     elif state is not None:
         hook = ContactCenterInsightsHook()
         created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "setup"}).name,
@@ -111,6 +132,9 @@ def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
         name = created.response["name"]  # type: ignore[index]
         if state == "DEPLOYED":
             hook.wait_for_operation(hook.deploy_issue_model(name).name, poll_interval=0.05)
+        if state == "EXPORTED":
+            hook.wait_for_operation(hook.export_issue_model(name, EXPORTED).name, poll_interval=0.05)
+            name = ""
     if arm is not None:
         _control(*arm)
     return name
@@ -122,7 +146,7 @@ for _op, (_cls, _args, _state) in OPERATORS.items():
                  start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["ccai-test"]):
             _operator = _cls(task_id="operator", project_id=PROJECT, poll_interval=0.1, **_args, **_case_args)
             setup(_state, _arm) >> _operator
-            if _case == "no_wait" and _op in NEW_OPERATORS:
+            if _case == "no_wait":
                 _operator >> ContactCenterInsightsOperationSensor(
                     task_id="wait", operation_name="{{ ti.xcom_pull(task_ids='operator') }}", poke_interval=0.1,
                     timeout=60,
