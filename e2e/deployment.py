@@ -58,6 +58,7 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = env
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
@@ -67,6 +68,7 @@ class Stack:
         proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, **kwargs)
         self.procs[name] = proc
+        self.commands[name] = list(args)
         print(f"  started {name} (pid {proc.pid}); log {self.log(name)}", flush=True)
         return proc
 
@@ -75,6 +77,23 @@ class Stack:
         if proc.poll() is not None:
             tail = "\n".join(self.log(name).read_text(errors="replace").splitlines()[-40:])
             raise E2EError(f"{name} exited with code {proc.returncode}:\n{tail}")
+
+    def exited(self) -> list[str]:
+        """The names of the processes that have exited."""
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
+    def respawn(self, name: str) -> str:
+        """Start an exited (or killed) process again with its command, as a process supervisor would; the new
+        one's name."""
+        old = self.procs.pop(name, None)
+        if old is not None:
+            print(f"  {name} (pid {old.pid}) had exited with code {old.returncode}", flush=True)
+        base, n = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name, 2
+        while f"{base}-{n}" in self.commands:
+            n += 1
+        new = f"{base}-{n}"
+        self.start(new, self.commands[name])
+        return new
 
     def kill9(self, name: str) -> int:
         """SIGKILL the process and its descendants (the triggerer's runner too), as a lost machine would."""
