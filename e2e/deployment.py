@@ -108,6 +108,26 @@ class Stack:
         proc.wait(timeout=30)
         return proc.pid
 
+    def stop_one(self, name: str) -> None:
+        """SIGTERM one process and its descendants by PID (SIGKILL after 20 s)."""
+        import psutil
+
+        proc = self.procs.pop(name)
+        with contextlib.suppress(psutil.Error):
+            children = psutil.Process(proc.pid).children(recursive=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        print(f"  stopped {name} (pid {proc.pid}, exit {proc.returncode})", flush=True)
+
     def stop_all(self) -> None:
         """SIGTERM each process and every descendant (task runners, serve-logs) by PID, then SIGKILL."""
         import psutil

@@ -153,9 +153,32 @@ class Scenarios:
         before = self.controls.call_counts()
         self.controls.set_operation_seconds(OPERATION_SECONDS)
         names = [self.hook.create_issue_model(PARENT, {"display_name": f"{label}-{i}"}).name for i in range(runs)]
-        run_ids = [self.api.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {"operation_name": n}})[
-            "dag_run_id"] for n in names]
+        run_ids = [self.trigger_run(dag_id, f"{label}-{i}", n) for i, n in enumerate(names)]
         return run_ids, before
+
+    def trigger_run(self, dag_id: str, run_id: str, operation_name: str) -> str:
+        """POST one run with its own run id, so that a retry after a timeout (the API server is also the
+        Execution API of every running task, and slow under load) cannot start a second run."""
+        import requests
+
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": {"operation_name": operation_name}}
+        for attempt in range(1, 6):
+            try:
+                answer = self.api.session.post(f"{self.api.base}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=60)
+            except requests.RequestException as exc:
+                print(f"  POST run {run_id}: {type(exc).__name__} (attempt {attempt}), again", flush=True)
+                time.sleep(2)
+                continue
+            if answer.status_code == 409 and attempt > 1:  # the earlier attempt got through
+                return run_id
+            if answer.status_code >= 500:  # e.g. its database pool timed out under load
+                print(f"  POST run {run_id}: {answer.status_code} (attempt {attempt}), again", flush=True)
+                time.sleep(2)
+                continue
+            if answer.status_code >= 400:
+                raise E2EError(f"POST run {run_id}: {answer.status_code} {answer.text}")
+            return str(answer.json()["dag_run_id"])
+        raise E2EError(f"POST run {run_id}: no answer after 5 attempts")
 
     def wait_all_deferred(self, run_ids: list[str], timeout: float) -> dict[str, int]:
         """Until every run's sensor is deferred and held by a triggerer; the busiest worker-slot count seen."""
@@ -407,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{database}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
             "AIRFLOW__CORE__PARALLELISM": "32",
+            # The API server is also the Execution API of every task: a larger pool than the default 5 + 10.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "10",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "10",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
