@@ -20,7 +20,7 @@ CONSTRAINTS := constraints/constraints-$(AIRFLOW).txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest pytest-airflow demo e2e venv clean bench constraints wheel-smoke
+.PHONY: test lint typecheck pytest pytest-airflow demo e2e e2e-distributed venv clean bench bench-deployment constraints wheel-smoke
 
 venv: $(STAMP)
 
@@ -52,8 +52,18 @@ demo: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python e2e/run_e2e.py
 
+# CeleryExecutor (Redis), two workers, two triggerers: failover, API outage, database restart, scheduler kill,
+# and the polling budget across triggerers as the emulator counts it. ARGS="--runs 50" for a shorter run.
+e2e-distributed: $(STAMP)
+	$(BIN)/python e2e/run_e2e_distributed.py $(ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# One real triggerer on PostgreSQL holding 1,000 deferred sensors, ours and a peer's; not in CI (writes
+# benchmarks/results-deployment.json). ARGS="--triggers 200" for a shorter run.
+bench-deployment: $(STAMP)
+	$(BIN)/python benchmarks/deployment_capacity.py $(ARGS)
 
 # Regenerate constraints/constraints-<minor>.txt in throwaway venvs (.constraints-build/), from pip's
 # resolution bounded by constraints/pins-<minor>.in. `make constraints MINORS=3.2` for one minor.
@@ -67,5 +77,5 @@ wheel-smoke: $(STAMP)
 	$(BIN)/python scripts/wheel_smoke.py --constraints $(CONSTRAINTS)
 
 clean:
-	rm -rf .venv .venv-* .constraints-build .wheel-smoke .ci-logs .airflow .demo .e2e .mypy_cache .ruff_cache \
+	rm -rf .venv .venv-* .constraints-build .wheel-smoke .ci-logs .airflow .demo .e2e .e2e-distributed .bench-deployment .mypy_cache .ruff_cache \
 		.pytest_cache *.egg-info build dist

@@ -26,7 +26,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-__all__ = ["DEFAULT_REQUESTS_PER_SECOND", "RequestBudget", "budget_for", "parse_rate", "reset", "resolve_rate"]
+__all__ = [
+    "DEFAULT_REQUESTS_PER_SECOND", "RequestBudget", "budget_for", "parse_rate", "parse_triggerer_count", "reset",
+    "resolve_rate", "triggerer_count",
+]
 
 # A fifth of the published per-project quota (3,000 requests/minute), leaving room for the
 # other clients of the project. Against the emulator there is no quota: no default budget.
@@ -151,9 +154,46 @@ def parse_rate(value: object, source: str) -> float | None:
     return float(rate)
 
 
-def resolve_rate(explicit: float | None, extra: object, conn_id: str, default: float | None) -> float | None:
-    """The hook's argument, else the connection's extra, else ``default`` (the endpoint's: none for the emulator)."""
-    if explicit is not None:
-        return explicit
-    from_connection = parse_rate(extra, f"connection {conn_id!r}")
-    return from_connection if from_connection is not None else default
+def resolve_rate(
+    explicit: float | None, extra: object, conn_id: str, default: float | None, share: int = 1
+) -> float | None:
+    """The hook's argument, else the connection's extra, else ``default`` (the endpoint's: none for the emulator).
+
+    ``share``: how many processes spend the project's budget side by side (the triggerers, see
+    :func:`triggerer_count`); each gets ``rate / share``, so together they stay within ``rate``.
+    """
+    if isinstance(share, bool) or not isinstance(share, int) or share < 1:
+        raise ValueError(f"Invalid share {share!r}: expected an integer >= 1.")
+    rate = explicit
+    if rate is None:
+        from_connection = parse_rate(extra, f"connection {conn_id!r}")
+        rate = from_connection if from_connection is not None else default
+    return None if rate is None else rate / share
+
+
+# The Airflow option that says how many triggerers run side by side. Airflow 3 gives a trigger no view of
+# its peers (the triggerer's runner subprocess has no metadata-database access, and the supervisor
+# tells it only its own triggers), so the count is the deployment's to set: AIRFLOW__CCAI__TRIGGERER_COUNT.
+TRIGGERER_COUNT_OPTION = ("ccai", "triggerer_count")
+
+
+def parse_triggerer_count(value: object) -> int:
+    """The ``[ccai] triggerer_count`` setting: an integer >= 1 (a string from the config is fine); unset: 1."""
+    if value is None or value == "":
+        return 1
+    try:
+        count = int(value) if isinstance(value, str) else value
+    except ValueError:
+        count = value
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        section, key = TRIGGERER_COUNT_OPTION
+        raise ValueError(f"Invalid [{section}] {key} {value!r}: expected an integer >= 1 (the number of triggerers).")
+    return count
+
+
+def triggerer_count() -> int:
+    """How many triggerers share each project's budget: Airflow's ``[ccai] triggerer_count`` option, default 1."""
+    from ccai_airflow.compat import conf
+
+    section, key = TRIGGERER_COUNT_OPTION
+    return parse_triggerer_count(conf.get(section, key, fallback=None))

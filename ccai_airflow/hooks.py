@@ -22,7 +22,7 @@ from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
 from ccai_airflow import metrics, retrying, shared_state
-from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate
+from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate, triggerer_count
 from ccai_airflow.calls import InsightsCalls
 from ccai_airflow.clients import EmulatorAware, Endpoint, SharedClient, async_client, refresh_if_expired, sync_client
 from ccai_airflow.names import (
@@ -220,7 +220,9 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
     Every trigger of a process with the same connection, impersonation chain, transport and endpoint
     shares one client (``shared_state``). gRPC uses ``ContactCenterInsightsAsyncClient``; the REST
     transport has no async client in the library, so REST calls run the sync client in a thread.
-    Arguments as for :class:`ContactCenterInsightsHook`.
+    Arguments as for :class:`ContactCenterInsightsHook`, except that the polling budget is divided by
+    Airflow's ``[ccai] triggerer_count`` option (default 1): with N triggerers, each paces at
+    ``requests_per_second / N``, so all of them together stay within the project's budget.
     """
 
     sync_hook_class = ContactCenterInsightsHook
@@ -322,7 +324,9 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         if self.requests_per_second is None:
             sync_hook = await self.get_sync_hook()
             extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
-        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate)
+        # Triggers are what this hook serves: each of the deployment's triggerers spends its share of the budget.
+        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate,
+                            share=triggerer_count())
 
     async def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """As the sync hook's."""

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND, RequestBudget, budget_for, parse_rate, resolve_rate
+from ccai_airflow.budget import (
+    DEFAULT_REQUESTS_PER_SECOND,
+    RequestBudget,
+    budget_for,
+    parse_rate,
+    parse_triggerer_count,
+    resolve_rate,
+    triggerer_count,
+)
 from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
@@ -158,3 +166,38 @@ def test_rate_settings_are_resolved_and_validated() -> None:
             parse_rate(bad, "connection 'c'")
     with pytest.raises(ValueError, match="Invalid requests_per_second 0"):
         ContactCenterInsightsAsyncHook(requests_per_second=0)
+
+
+def test_each_of_n_triggerers_paces_at_its_share_of_the_budget() -> None:
+    assert resolve_rate(None, "20", "c", default=None, share=2) == 10.0
+    assert resolve_rate(9.0, None, "c", default=None, share=3) == 3.0
+    assert resolve_rate(None, None, "c", default=DEFAULT_REQUESTS_PER_SECOND, share=4) == 2.5
+    assert resolve_rate(None, None, "c", default=None, share=2) is None  # no budget stays no budget
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="Invalid share"):
+            resolve_rate(None, "20", "c", default=None, share=bad)  # type: ignore[arg-type]
+
+
+def test_the_triggerer_count_setting_is_read_from_airflow_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW__CCAI__TRIGGERER_COUNT", raising=False)
+    assert triggerer_count() == 1
+    monkeypatch.setenv("AIRFLOW__CCAI__TRIGGERER_COUNT", "3")
+    assert triggerer_count() == 3
+    assert parse_triggerer_count(None) == parse_triggerer_count("") == 1
+    assert parse_triggerer_count(2) == 2
+    for bad in ("two", "0", 0, -2, True, 1.5):
+        with pytest.raises(ValueError, match=r"Invalid \[ccai\] triggerer_count"):
+            parse_triggerer_count(bad)
+
+
+async def test_the_async_hook_takes_its_triggerers_share_of_the_connections_budget(
+    emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two triggerers, a budget of 20/s on the connection: each triggerer's triggers pace at 10/s."""
+    connection = {"conn_type": "google_cloud_platform", "extra": {"requests_per_second": "20"}}
+    monkeypatch.setenv("AIRFLOW_CONN_CCAI_SHARED", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW__CCAI__TRIGGERER_COUNT", "2")
+    budget = await ContactCenterInsightsAsyncHook(gcp_conn_id="ccai_shared").request_budget("p")
+    assert budget is not None and budget.rate == 10.0
+    sync_budget = ContactCenterInsightsHook(gcp_conn_id="ccai_shared").request_budget("p")
+    assert sync_budget is not None and sync_budget.rate == 20.0  # a worker's pokes are not the triggerers'

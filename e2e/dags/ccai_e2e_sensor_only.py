@@ -12,8 +12,8 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=100,
-    max_active_tasks=100,
+    max_active_runs=500,
+    max_active_tasks=500,
     tags=["ccai", "e2e"],
 ):
     ContactCenterInsightsOperationSensor(
