@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 __all__ = [
-    "DEFAULT_REQUESTS_PER_SECOND", "RequestBudget", "budget_for", "parse_rate", "parse_triggerer_count", "reset",
-    "resolve_rate", "triggerer_count",
+    "DEFAULT_REQUESTS_PER_SECOND", "TRIGGERER_COUNT_OPTION", "RequestBudget", "budget_for", "parse_rate",
+    "parse_triggerer_count", "reset", "resolve_rate",
 ]
 
 # A fifth of the published per-project quota (3,000 requests/minute), leaving room for the
@@ -160,7 +160,7 @@ def resolve_rate(
     """The hook's argument, else the connection's extra, else ``default`` (the endpoint's: none for the emulator).
 
     ``share``: how many processes spend the project's budget side by side (the triggerers, see
-    :func:`triggerer_count`); each gets ``rate / share``, so together they stay within ``rate``.
+    ``TRIGGERER_COUNT_OPTION``); each gets ``rate / share``, so together they stay within ``rate``.
     """
     if isinstance(share, bool) or not isinstance(share, int) or share < 1:
         raise ValueError(f"Invalid share {share!r}: expected an integer >= 1.")
@@ -189,11 +189,3 @@ def parse_triggerer_count(value: object) -> int:
         section, key = TRIGGERER_COUNT_OPTION
         raise ValueError(f"Invalid [{section}] {key} {value!r}: expected an integer >= 1 (the number of triggerers).")
     return count
-
-
-def triggerer_count() -> int:
-    """How many triggerers share each project's budget: Airflow's ``[ccai] triggerer_count`` option, default 1."""
-    from ccai_airflow.compat import conf
-
-    section, key = TRIGGERER_COUNT_OPTION
-    return parse_triggerer_count(conf.get(section, key, fallback=None))

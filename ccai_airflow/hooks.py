@@ -22,9 +22,17 @@ from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
 from ccai_airflow import metrics, retrying, shared_state
-from ccai_airflow.budget import RequestBudget, budget_for, parse_rate, resolve_rate, triggerer_count
+from ccai_airflow.budget import (
+    TRIGGERER_COUNT_OPTION,
+    RequestBudget,
+    budget_for,
+    parse_rate,
+    parse_triggerer_count,
+    resolve_rate,
+)
 from ccai_airflow.calls import InsightsCalls
 from ccai_airflow.clients import EmulatorAware, Endpoint, SharedClient, async_client, refresh_if_expired, sync_client
+from ccai_airflow.compat import conf
 from ccai_airflow.names import (
     parse_operation_name,
     parse_parent,
@@ -39,6 +47,12 @@ from ccai_airflow.progress import WaitTally, log_progress
 __all__ = ["ContactCenterInsightsAsyncHook", "ContactCenterInsightsHook"]
 
 Metadata = Sequence[tuple[str, str]]
+
+
+def _triggerer_count() -> int:
+    """How many triggerers share each project's budget: Airflow's ``[ccai] triggerer_count`` option, default 1."""
+    section, key = TRIGGERER_COUNT_OPTION
+    return parse_triggerer_count(conf.get(section, key, fallback=None))
 _UNSET: Any = object()
 
 
@@ -326,7 +340,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
         # Triggers are what this hook serves: each of the deployment's triggerers spends its share of the budget.
         return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate,
-                            share=triggerer_count())
+                            share=_triggerer_count())
 
     async def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """As the sync hook's."""

@@ -16,11 +16,11 @@ from ccai_airflow.budget import (
     parse_rate,
     parse_triggerer_count,
     resolve_rate,
-    triggerer_count,
 )
 from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
+from ccai_airflow.hooks import _triggerer_count as triggerer_count
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 
