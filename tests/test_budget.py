@@ -19,20 +19,11 @@ from ccai_airflow.budget import (
 )
 from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
+from ccai_airflow.emulator.faults import busiest_second
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from ccai_airflow.hooks import _triggerer_count as triggerer_count
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
-
-
-def busiest_second(times: list[float]) -> int:
-    """The most calls in any one-second window [t, t + 1)."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def test_many_triggers_on_one_project_stay_within_the_budget(
@@ -52,7 +43,7 @@ async def test_many_triggers_on_one_project_stay_within_the_budget(
     assert [e["status"] for e in events] == ["succeeded"] * len(names)
     times = emulator_env.call_times("GetOperation")
     assert busiest_second(times) <= 20, busiest_second(times)
-    # No call was refused: every one of them was a successful poll.
+    assert emulator_env.quota_refusals("GetOperation") == 0
     assert emulator_env.call_counts()["GetOperation"] == len(times)
     assert len(times) >= len(names)
     assert time.monotonic() - started >= (len(times) - 20) / 20
@@ -67,6 +58,7 @@ async def test_without_a_budget_the_quota_is_hit_and_retried(emulator_env: Emula
     ))
     assert {e["status"] for e in events} == {"succeeded"}
     assert busiest_second(emulator_env.call_times("GetOperation")) > 20
+    assert emulator_env.quota_refusals("GetOperation") > 0
 
 
 def test_sync_pokes_share_the_budget(emulator_env: Emulator) -> None:

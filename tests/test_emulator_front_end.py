@@ -192,7 +192,7 @@ def test_old_fault_api_still_works(emulator: Emulator, grpc_client: Client) -> N
 
 # -- the control client ---------------------------------------------------------------------------
 CONTROLS = ["fail_next_operations", "inject_fault", "clear_faults", "call_counts", "call_times", "peak_in_flight",
-            "set_quota", "advance_clock", "set_operation_seconds"]
+            "quota_refusals", "set_quota", "advance_clock", "set_operation_seconds"]
 
 
 @pytest.mark.parametrize("method", CONTROLS)
@@ -216,6 +216,8 @@ def test_control_client_round_trip(emulator: Emulator, grpc_client: Client) -> N
         grpc_client.list_issue_models(parent=PARENT, retry=None)
         with pytest.raises(exceptions.ResourceExhausted):
             grpc_client.list_issue_models(parent=PARENT, retry=None)
+        assert control.quota_refusals("ListIssueModels") == 1
+        assert control.quota_refusals("GetOperation") == 0
         control.set_quota("ListIssueModels", per_second=None)
         counts = control.call_counts()
         assert counts["CreateIssueModel"] == 2 and counts["ListIssueModels"] == 2

@@ -65,6 +65,9 @@ class EmulatorControl:
     def peak_in_flight(self, rpc: str) -> int:
         return int(self.request("GET", "peakInFlight").get(rpc, 0))
 
+    def quota_refusals(self, rpc: str) -> int:
+        return int(self.request("GET", "quotaRefusals").get(rpc, 0))
+
     def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
         self.request("POST", "quota", {"rpc": rpc, "per_second": per_second})
 

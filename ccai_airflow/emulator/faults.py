@@ -23,6 +23,20 @@ from ccai_airflow.emulator.routes import RPC_NAMES
 _FAULT_CODES = {code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
 
 
+def busiest_second(times: list[float]) -> int:
+    """The most of these calls (``call_times``, oldest first) in any one-second window ``[t, t + 1)``.
+
+    A quota of N per second (``set_quota``) refuses a call exactly when more than N calls, itself
+    included, arrived in the second up to it, so ``busiest_second(times) <= N`` means it refused none.
+    """
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @dataclass
 class Fault:
     """Fail ``rate`` of the calls to ``rpc`` with ``code``, after ``latency_s`` seconds.
@@ -69,6 +83,7 @@ class Faults:
         self._limits: dict[str, float] = {}
         self._in_flight: Counter[str] = Counter()
         self._peak_in_flight: Counter[str] = Counter()
+        self._quota_refusals: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def inject(
@@ -134,6 +149,11 @@ class Faults:
         with self._lock:
             return dict(self._peak_in_flight)
 
+    def quota_refusals(self) -> dict[str, int]:
+        """How many calls to each RPC a quota (``set_quota``) answered RESOURCE_EXHAUSTED (since the start)."""
+        with self._lock:
+            return dict(self._quota_refusals)
+
     def finish(self, rpc: str) -> None:
         """A call counted by :meth:`on_call` was answered (or failed)."""
         with self._lock:
@@ -168,6 +188,7 @@ class Faults:
             times.append(now)
             limit = self._limits.get(rpc, self._limits.get("*"))
             if limit is not None and sum(1 for _ in takewhile(lambda t: now - t < 1.0, reversed(times))) > limit:
+                self._quota_refusals[rpc] += 1
                 status = grpc.StatusCode.RESOURCE_EXHAUSTED
                 return 0.0, exceptions.from_grpc_status(status, f"Quota exceeded: over {limit:g} {rpc} calls/s.")
             rules = [rule for rule in self._rules if rule.rpc in (rpc, "*") and rule.count != 0]

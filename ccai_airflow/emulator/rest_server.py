@@ -144,6 +144,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("GET", "callCounts"): faults.call_counts,
             ("GET", "callTimes"): lambda: faults.call_times(request.query.get("rpc", "GetOperation")),
             ("GET", "peakInFlight"): faults.peak_in_flight,
+            ("GET", "quotaRefusals"): faults.quota_refusals,
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),

@@ -101,6 +101,10 @@ class Emulator:
         """The most calls to ``rpc`` the emulator was answering at one time."""
         return self.faults.peak_in_flight().get(rpc, 0)
 
+    def quota_refusals(self, rpc: str) -> int:
+        """How many calls to ``rpc`` a quota (``set_quota``) has answered RESOURCE_EXHAUSTED."""
+        return self.faults.quota_refusals().get(rpc, 0)
+
     def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
         """Like the real API's quota: more than ``per_second`` calls in a second get RESOURCE_EXHAUSTED."""
         self.faults.set_quota(rpc, per_second)
