@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -34,15 +33,19 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import machine, median, percentile  # noqa: E402
 from e2e.deployment import (  # noqa: E402
+    AIRFLOW,
     Api,
     E2EError,
     Stack,
+    airflow_env,
     create_database,
     free_port,
-    ready_line,
+    migrate,
+    start_emulator,
     start_postgres,
     stop_postgres,
     wait_for,
+    wait_for_dags,
 )
 
 DAG_ID = "ccai_bench_deferred"
@@ -198,54 +201,25 @@ def main(argv: list[str] | None = None) -> int:
     pg_port, api_port = free_port(), free_port()
     home = workdir / "airflow"
     home.mkdir()
-    airflow = [sys.executable, "-m", "airflow"]
+    airflow = AIRFLOW
     stack: Stack | None = None
     pg_pid = None
     started = time.monotonic()
     try:
         _, pg_pid = start_postgres(workdir, pg_port)
         create_database(pg_port)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),  # the triggerer imports benchmarks.peer_trigger
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__TRIGGERER__CAPACITY": str(max(1000, args.triggers)),
-            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
-                {"conn_type": "google_cloud_platform", "extra": {"project": "bench-project"}}),
-        }
-        os.environ.update({k: env[k] for k in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-                                                "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT")})
+        env = airflow_env(home, dags, pg_port, api_port, "LocalExecutor", "bench-project",
+                          PYTHONPATH=str(REPO),  # the triggerer imports benchmarks.peer_trigger
+                          AIRFLOW__TRIGGERER__CAPACITY=str(max(1000, args.triggers)))
+        os.environ.update({k: env[k] for k in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")})
         stack = Stack(workdir, env)
-        stack.start("emulator", [sys.executable, "-u", "-m", "ccai_airflow.emulator", "--operation-seconds", "3600"])
-        emu = wait_for("the emulator", lambda: ready_line(stack.log("emulator")), 30, every=0.2,
-                       log=stack.log("emulator"))
-        for key, value in (("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", emu["grpc_target"]),
-                           ("CONTACT_CENTER_INSIGHTS_EMULATOR_REST", emu["rest_url"])):
-            env[key] = os.environ[key] = value
-        import subprocess
-
-        if subprocess.run([*airflow, "db", "migrate"], env=env, stdout=stack.log("db-migrate").open("ab"),
-                          stderr=subprocess.STDOUT, check=False).returncode != 0:
-            raise E2EError("airflow db migrate failed")
+        emu = start_emulator(stack, operation_seconds=3600)
+        migrate(stack)
         for name in ("api-server", "dag-processor"):  # no scheduler: a fired trigger's task stays scheduled
             stack.start(name, [*airflow, name])
         api = Api(f"http://127.0.0.1:{api_port}")
         wait_for("the API server", api.login, 180, log=stack.log("api-server"))
-        wait_for("the DAG", lambda: DAG_ID in {d["dag_id"] for d in api.get("/dags", limit=100)["dags"]}, 180,
-                 every=2, log=stack.log("dag-processor"))
+        wait_for_dags(api, {DAG_ID}, stack)
         results: dict[str, Any] = {"machine": machine(),
                                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
         for kind in [k.strip() for k in args.kinds.split(",") if k.strip()]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,6 +160,26 @@ class Stack:
         self.procs.clear()
 
 
+# -- from the OS packages ----------------------------------------------------------------------
+def install_os_package(package: str) -> None:
+    """Debian's ``package`` (CI's clean machines have the package registries, not the servers)."""
+    print(f"  {package} not found: installing it from the OS packages", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def redis_server() -> str:
+    """redis-server, installing Debian's package when it is missing."""
+    found = shutil.which("redis-server")
+    if not found:
+        install_os_package("redis-server")
+        found = shutil.which("redis-server")
+    if not found:
+        raise E2EError("redis-server could not be found or installed")
+    return found
+
+
 # -- PostgreSQL ---------------------------------------------------------------------------------
 def postgres_bin() -> Path:
     """The folder of initdb/pg_ctl, installing Debian's postgresql when it is missing."""
@@ -166,10 +188,7 @@ def postgres_bin() -> Path:
         return Path(found).parent
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     if not candidates:
-        print("  PostgreSQL not found: installing it from the OS packages", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        install_os_package("postgresql")
         candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     if not candidates:
         raise E2EError("PostgreSQL could not be found or installed (no pg_ctl)")
@@ -244,6 +263,72 @@ def restart_postgres(workdir: Path) -> int:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise E2EError(f"PostgreSQL did not restart:\n{tail}")
     return int((data / "postmaster.pid").read_text().split()[0])
+
+
+# -- Airflow and the emulator -------------------------------------------------------------------
+AIRFLOW = [sys.executable, "-m", "airflow"]
+
+
+def airflow_env(home: Path, dags: Path, pg_port: int, api_port: int, executor: str, project: str,
+                connection_extra: dict[str, str] | None = None, **options: str) -> dict[str, str]:
+    """What every component of a local deployment shares: home, database, DAGs, the API server as
+    Execution API, fresh secrets, and a ``google_cloud_default`` connection on ``project``.
+    ``options`` are more ``AIRFLOW__...`` variables (name: value), added last."""
+    api = f"http://127.0.0.1:{api_port}"
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
+        "AIRFLOW__CORE__EXECUTOR": executor,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # Only the runs a script triggers: no scheduled run beside them.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
+            {"conn_type": "google_cloud_platform", "extra": {"project": project, **(connection_extra or {})}}),
+        **options,
+    }
+
+
+def start_emulator(stack: Stack, operation_seconds: float) -> dict[str, str]:
+    """The emulator as a process of the stack; the stack's environment and this process's point at it.
+    Its ready line: ``grpc_target`` and ``rest_url``."""
+    process = stack.start("emulator", [sys.executable, "-u", "-m", "ccai_airflow.emulator",
+                                       "--operation-seconds", str(operation_seconds)])
+    emu: dict[str, str] = wait_for("the emulator's ready line", lambda: ready_line(stack.log("emulator")), 30,
+                                   every=0.2, log=stack.log("emulator"))
+    for key, value in (("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", emu["grpc_target"]),
+                       ("CONTACT_CENTER_INSIGHTS_EMULATOR_REST", emu["rest_url"])):
+        stack.env[key] = os.environ[key] = value
+    os.environ["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] = stack.env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"]
+    print(f"  emulator (pid {process.pid}): {emu}", flush=True)
+    return emu
+
+
+def migrate(stack: Stack) -> None:
+    """``airflow db migrate`` on the stack's database; its log's tail in the error when it fails."""
+    log = stack.log("db-migrate")
+    with log.open("ab") as out:
+        done = subprocess.run([*AIRFLOW, "db", "migrate"], env=stack.env, stdout=out, stderr=subprocess.STDOUT,
+                              check=False)
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise E2EError(f"airflow db migrate failed; see {log}:\n{tail}")
+
+
+def wait_for_dags(api: Api, dag_ids: set[str], stack: Stack, timeout: float = 180) -> None:
+    wait_for(f"the DAGs {sorted(dag_ids)} to be parsed",
+             lambda: {d["dag_id"] for d in api.get("/dags", limit=100)["dags"]} >= dag_ids,
+             timeout, every=2, log=stack.log("dag-processor"))
 
 
 # -- the REST API -------------------------------------------------------------------------------

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -35,15 +33,19 @@ sys.path.insert(0, str(REPO))  # run as a script: e2e.deployment beside it
 
 from ccai_airflow.emulator import EmulatorControl  # noqa: E402
 from e2e.deployment import (  # noqa: E402
+    AIRFLOW,
     Api,
     E2EError,
     Stack,
+    airflow_env,
     create_database,
     free_port,
-    ready_line,
+    migrate,
+    start_emulator,
     start_postgres,
     stop_postgres,
     wait_for,
+    wait_for_dags,
 )
 
 LIFECYCLE = "ccai_issue_model_lifecycle"
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     pg_port, api_port = free_port(), free_port()
     home = workdir / "airflow"
     home.mkdir()
-    airflow = [sys.executable, "-m", "airflow"]
+    airflow = AIRFLOW
     pg_pid = None
     stack: Stack | None = None
     print(f"Work folder: {workdir}", flush=True)
@@ -216,55 +218,20 @@ def main(argv: list[str] | None = None) -> int:
         _, pg_pid = start_postgres(workdir, pg_port)
         print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
         create_database(pg_port)
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "16",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            # Only the runs this script triggers: no scheduled run of the example DAGs beside them.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
-            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
-                {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT}}),
-        }
+        env = airflow_env(home, dags, pg_port, api_port, "LocalExecutor", PROJECT,
+                          AIRFLOW__CORE__PARALLELISM="16",
+                          AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD="10",
+                          AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2")
         stack = Stack(workdir, env)
-        emulator = stack.start("emulator", [sys.executable, "-u", "-m", "ccai_airflow.emulator",
-                                            "--operation-seconds", "40"])
-        emu = wait_for("the emulator's ready line", lambda: ready_line(stack.log("emulator")), 30,
-                       every=0.2, log=stack.log("emulator"))
-        env["CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"] = emu["grpc_target"]
-        env["CONTACT_CENTER_INSIGHTS_EMULATOR_REST"] = emu["rest_url"]
-        os.environ.update({k: env[k] for k in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST",
-                                                "CONTACT_CENTER_INSIGHTS_EMULATOR_REST")})
-        print(f"  emulator (pid {emulator.pid}): {emu}", flush=True)
-
-        migrate = subprocess.run([*airflow, "db", "migrate"], env=env, stdout=stack.log("db-migrate").open("ab"),
-                                 stderr=subprocess.STDOUT, check=False)
-        if migrate.returncode != 0:
-            tail = "\n".join(stack.log("db-migrate").read_text(errors="replace").splitlines()[-30:])
-            raise E2EError(f"airflow db migrate failed; see {stack.log('db-migrate')}:\n{tail}")
+        emu = start_emulator(stack, operation_seconds=40)
+        migrate(stack)
         for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
             stack.start(name, [*airflow, name])
         api = Api(f"http://127.0.0.1:{api_port}")
         wait_for("the API server", api.login, 120, log=stack.log("api-server"))
         for name in ("scheduler", "dag-processor", "triggerer"):
             stack.check_alive(name)
-        wait_for("the DAGs to be parsed",
-                 lambda: {d["dag_id"] for d in api.get("/dags", limit=100)["dags"]} >= {LIFECYCLE, SENSOR_ONLY},
-                 120, every=2, log=stack.log("dag-processor"))
+        wait_for_dags(api, {LIFECYCLE, SENSOR_ONLY}, stack, timeout=120)
 
         with EmulatorControl(emu["rest_url"], timeout=10) as controls:
             results = {
