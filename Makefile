@@ -36,13 +36,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy ccai_airflow benchmarks e2e scripts
 
+# Most tests wait on the emulator's timers, not the CPU: two pytest-xdist workers (each with its own
+# Airflow home, SQLite database and emulators) overlap those waits. loadgroup keeps an xdist_group's
+# tests on one worker. PYTEST_WORKERS=0 runs everything in this one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # The tests whose behaviour depends on the Airflow minor (not those marked airflow_independent: the
 # emulator and the domain core), for the other minors of CI's matrix.
 pytest-airflow: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not airflow_independent"
+	$(PYTEST) -m "not airflow_independent"
 
 test: lint typecheck pytest
 

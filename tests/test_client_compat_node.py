@@ -15,8 +15,9 @@ import pytest
 
 from ccai_airflow.emulator import Emulator
 
-# The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
-pytestmark = pytest.mark.airflow_independent
+# The same on every Airflow: CI runs it on the default minor only (see docs/development.md). One xdist
+# worker runs the whole file: `npm ci` into node_modules must not run twice at once.
+pytestmark = [pytest.mark.airflow_independent, pytest.mark.xdist_group("node_client")]
 
 NODE_DIR = Path(__file__).parent / "clients" / "node"
 
