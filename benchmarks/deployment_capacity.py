@@ -75,6 +75,11 @@ def usage(pid: int) -> tuple[float, float]:
     return rss, cpu
 
 
+def channel_count(folder: Path) -> int:
+    """The gRPC channels created so far by the processes the channel probe writes for."""
+    return sum(int(path.read_text() or 0) for path in folder.iterdir())
+
+
 def make_trigger(kind: str, name: str) -> Any:
     if kind == "ours":
         from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
@@ -119,7 +124,12 @@ def measure(kind: str, n: int, spread: float, warmup: float, stack: Stack, api: 
 
     print(f"\n[{kind}] {n} deferred sensors on one triggerer", flush=True)
     name = f"triggerer-{kind}"
-    triggerer = stack.start(name, [*airflow, "triggerer", "--skip-serve-logs"])
+    # Measurement only: benchmarks/channel_probe counts the gRPC channels the triggerer's processes create.
+    channels_dir = stack.logs.parent / f"channels-{kind}"
+    channels_dir.mkdir()
+    probe_env = {**stack.env, "CCAI_BENCH_CHANNELS_DIR": str(channels_dir),
+                 "PYTHONPATH": os.pathsep.join([str(REPO / "benchmarks" / "channel_probe"), stack.env["PYTHONPATH"]])}
+    triggerer = stack.start(name, [*airflow, "triggerer", "--skip-serve-logs"], env=probe_env)
     time.sleep(20)  # started and idle
     stack.check_alive(name)
     idle_rss, _ = usage(triggerer.pid)
@@ -133,6 +143,8 @@ def measure(kind: str, n: int, spread: float, warmup: float, stack: Stack, api: 
             names.append(hook.create_issue_model(PARENT, {"display_name": f"{kind}-{i}"}).name)
             due.append(time.time() + seconds)
         calls_before = controls.call_counts().get("GetOperation", 0)
+        channels_before = channel_count(channels_dir)
+        connections_before = controls.grpc_connections()
         _, cpu_before = usage(triggerer.pid)
         t_defer = time.time()
         defer_all(run_ids, names, kind)
@@ -162,6 +174,8 @@ def measure(kind: str, n: int, spread: float, warmup: float, stack: Stack, api: 
             connection.close()
         _, cpu_after = usage(triggerer.pid)
         calls = controls.call_counts().get("GetOperation", 0) - calls_before
+        channels = channel_count(channels_dir) - channels_before
+        connections = controls.grpc_connections() - connections_before
     stack.stop_one(name)
     if len(seen) < n:
         raise E2EError(f"{kind}: only {len(seen)} of {n} triggers fired")
@@ -177,6 +191,9 @@ def measure(kind: str, n: int, spread: float, warmup: float, stack: Stack, api: 
         "rss_per_trigger_kb": round((rss_all_running - idle_rss) * 1024 / n, 1),
         "cpu_s": round(cpu_after - cpu_before, 1), "cpu_ms_per_trigger": round((cpu_after - cpu_before) * 1000 / n, 1),
         "get_operation_calls": calls, "calls_per_operation": round(calls / n, 2),
+        # From the triggers' deferral to the last one fired: gRPC channels the triggerer's processes created
+        # (channel_probe), and TCP connections the emulator accepted (gRPC may share one between channels).
+        "channels_opened": channels, "tcp_connections_opened": connections,
     }
     print(f"  {json.dumps(result)}", flush=True)
     return result
@@ -229,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             ours, peer = results["ours"], results["peer"]
             results["ratios_ours_over_peer"] = {
                 key: round(ours[key] / peer[key], 3) if peer[key] else None
-                for key in ("p99_lag_s", "rss_per_trigger_kb", "cpu_ms_per_trigger", "calls_per_operation")}
+                for key in ("p99_lag_s", "rss_per_trigger_kb", "cpu_ms_per_trigger", "channels_opened",
+                            "tcp_connections_opened", "calls_per_operation")}
         results["seconds"] = round(time.monotonic() - started, 1)
         Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nWrote {args.output} ({results['seconds']:.0f} s)", flush=True)

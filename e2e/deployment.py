@@ -65,9 +65,11 @@ class Stack:
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
-    def start(self, name: str, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None,
+              **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start ``args`` with the stack's environment (or ``env``), logging to ``logs/<name>.log``."""
         out = self.log(name).open("ab")
-        proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, env=self.env if env is None else env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, **kwargs)
         self.procs[name] = proc
         self.commands[name] = list(args)

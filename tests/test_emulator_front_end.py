@@ -154,6 +154,32 @@ def test_drop_only_cuts_the_faulted_calls_connection(emulator: Emulator, grpc_cl
         close()
 
 
+def test_the_emulator_counts_the_connections_clients_open(emulator: Emulator) -> None:
+    def own_channel() -> tuple[Client, Callable[[], None]]:  # not shared through gRPC's global subchannel pool
+        channel = grpc.insecure_channel(emulator.grpc_target, options=[("grpc.use_local_subchannel_pool", 1)])
+        return Client(transport=ContactCenterInsightsGrpcTransport(channel=channel)), channel.close
+
+    before = emulator.grpc_connections()
+    first, close_first = own_channel()
+    second, close_second = own_channel()
+    try:
+        for _ in range(3):
+            first.list_issue_models(parent=PARENT)
+        assert emulator.grpc_connections() - before == 1  # many calls, one connection
+        second.list_issue_models(parent=PARENT)
+        assert emulator.grpc_connections() - before == 2
+        emulator.inject_fault("ListIssueModels", drop=True, count=1)
+        assert isinstance(error_of(lambda: first.list_issue_models(parent=PARENT, retry=None)),
+                          exceptions.ServiceUnavailable)
+        _recovers(lambda: first.list_issue_models(parent=PARENT, retry=None))
+        assert emulator.grpc_connections() - before == 3  # the dropped channel connected again
+        with EmulatorControl(emulator.rest_url) as control:
+            assert control.grpc_connections() == emulator.grpc_connections()
+    finally:
+        close_first()
+        close_second()
+
+
 def test_rest_dropped_connection_is_a_connection_error(emulator: Emulator, rest: Client) -> None:
     """Over REST the client has no status to map: requests raises, not a GoogleAPICallError."""
     emulator.inject_fault("ListIssueModels", drop=True, count=1)
@@ -192,7 +218,7 @@ def test_old_fault_api_still_works(emulator: Emulator, grpc_client: Client) -> N
 
 # -- the control client ---------------------------------------------------------------------------
 CONTROLS = ["fail_next_operations", "inject_fault", "clear_faults", "call_counts", "call_times", "peak_in_flight",
-            "quota_refusals", "set_quota", "advance_clock", "set_operation_seconds"]
+            "quota_refusals", "grpc_connections", "set_quota", "advance_clock", "set_operation_seconds"]
 
 
 @pytest.mark.parametrize("method", CONTROLS)

@@ -68,6 +68,9 @@ class EmulatorControl:
     def quota_refusals(self, rpc: str) -> int:
         return int(self.request("GET", "quotaRefusals").get(rpc, 0))
 
+    def grpc_connections(self) -> int:
+        return int(self.request("GET", "grpcConnections")["accepted"])
+
     def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
         self.request("POST", "quota", {"rpc": rpc, "per_second": per_second})
 

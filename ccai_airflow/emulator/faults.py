@@ -84,6 +84,7 @@ class Faults:
         self._in_flight: Counter[str] = Counter()
         self._peak_in_flight: Counter[str] = Counter()
         self._quota_refusals: Counter[str] = Counter()
+        self._grpc_connections = 0
         self._lock = threading.Lock()
 
     def inject(
@@ -153,6 +154,15 @@ class Faults:
         """How many calls to each RPC a quota (``set_quota``) answered RESOURCE_EXHAUSTED (since the start)."""
         with self._lock:
             return dict(self._quota_refusals)
+
+    def count_connection(self) -> None:
+        """A client opened a connection to the gRPC port."""
+        with self._lock:
+            self._grpc_connections += 1
+
+    def grpc_connections(self) -> int:
+        with self._lock:
+            return self._grpc_connections
 
     def finish(self, rpc: str) -> None:
         """A call counted by :meth:`on_call` was answered (or failed)."""

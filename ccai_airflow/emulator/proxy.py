@@ -14,6 +14,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 _CHUNK = 256 * 1024
@@ -22,8 +23,9 @@ _CHUNK = 256 * 1024
 class GrpcProxy:
     """Relays ``host:port`` to the gRPC server at ``upstream``; :meth:`drop` aborts one relayed connection."""
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    def __init__(self, upstream_host: str, upstream_port: int, on_accept: Callable[[], object] | None = None) -> None:
         self._upstream = (upstream_host, upstream_port)
+        self._on_accept = on_accept  # told of every client connection (what a gRPC channel opens)
         self._server: asyncio.Server | None = None
         # upstream local port (what the gRPC server sees as the peer's port) -> both ends of the relay
         self._pairs: dict[int, tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = {}
@@ -65,6 +67,8 @@ class GrpcProxy:
         return True
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self._on_accept is not None:
+            self._on_accept()
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
         except OSError:

@@ -145,6 +145,7 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("GET", "callTimes"): lambda: faults.call_times(request.query.get("rpc", "GetOperation")),
             ("GET", "peakInFlight"): faults.peak_in_flight,
             ("GET", "quotaRefusals"): faults.quota_refusals,
+            ("GET", "grpcConnections"): lambda: {"accepted": faults.grpc_connections()},
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),

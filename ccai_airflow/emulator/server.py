@@ -105,6 +105,11 @@ class Emulator:
         """How many calls to ``rpc`` a quota (``set_quota``) has answered RESOURCE_EXHAUSTED."""
         return self.faults.quota_refusals().get(rpc, 0)
 
+    def grpc_connections(self) -> int:
+        """How many TCP connections clients opened to the gRPC port: one per gRPC channel, and one
+        more each time a channel reconnects."""
+        return self.faults.grpc_connections()
+
     def set_quota(self, rpc: str = "GetOperation", per_second: float | None = None) -> None:
         """Like the real API's quota: more than ``per_second`` calls in a second get RESOURCE_EXHAUSTED."""
         self.faults.set_quota(rpc, per_second)
@@ -180,7 +185,7 @@ class Emulator:
         grpc_server, inner_port = build_server(
             self.backend, self.faults, f"{self._url_host}:0", drop=lambda peer: proxy is not None and proxy.drop(peer)
         )
-        proxy = GrpcProxy(self.host, inner_port)
+        proxy = GrpcProxy(self.host, inner_port, on_accept=self.faults.count_connection)
         runner = web.AppRunner(build_app(self.backend, self.faults), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
