@@ -48,9 +48,10 @@ KEYS: dict[str, dict[str, Callable[[Any], bool]]] = {
     "tune_qa_scorecard": {"dataset_validation_results": lambda v: len(v) == 2,
                           "tuning_metrics": lambda v: [m["metrics"]["accuracy"] > 0 for m in v] == [True, True]},
 }
-# Their metadata does not echo the request (CreateAnalysisOperationMetadata, QueryMetricsMetadata): before
-# Airflow 3.3 a retry cannot find the earlier try's operation, and starts a second one.
-NO_REQUEST_ECHO = {"create_analysis", "query_metrics"}
+# Its metadata shows nothing of the request (QueryMetricsMetadata is empty): before Airflow 3.3 a retry
+# cannot find the earlier try's operation, and starts a second one. (CreateAnalysis's is found by its
+# conversation and annotator selector, resume.echo_of.)
+NO_REQUEST_ECHO = {"query_metrics"}
 PARENT = "projects/test-project/locations/us-central1"
 OPERATION_PREFIX = "projects/test-project/locations/us-central1/operations/"
 

@@ -4,9 +4,14 @@ adaptive cadence in poke mode: both against operations the emulator started."""
 from __future__ import annotations
 
 import datetime
+import inspect
+import re
 import time
 
 from google.cloud.contact_center_insights_v1 import types
+from google.cloud.contact_center_insights_v1.services.contact_center_insights import (
+    client as contact_center_insights_client,
+)
 from google.protobuf import any_pb2
 
 from ccai_airflow.emulator import Emulator
@@ -21,9 +26,18 @@ CREATE = types.CreateIssueModelRequest(parent=PARENT, issue_model=types.IssueMod
 
 
 def test_every_operator_request_names_the_metadata_its_operation_carries() -> None:
+    # What the installed client tells operation.from_gapic, method by method: all 17 long-running methods.
+    methods = [(chunk.split("(", 1)[0], found.group(1))
+               for chunk in inspect.getsource(contact_center_insights_client).split("\n    def ")[1:]
+               if (found := re.search(r"metadata_type=contact_center_insights\.(\w+),", chunk))]
+    assert len(methods) == 17
+    for method, metadata_name in methods:
+        request_type = getattr(types, "".join(part.title() for part in method.split("_")) + "Request")
+        assert metadata_type_of(request_type()).endswith(f".{metadata_name}"), method
     for request_type in (types.CreateIssueModelRequest, types.DeployIssueModelRequest, types.UndeployIssueModelRequest,
                          types.DeleteIssueModelRequest, types.BulkAnalyzeConversationsRequest,
-                         types.IngestConversationsRequest, types.ExportInsightsDataRequest):
+                         types.IngestConversationsRequest, types.ExportInsightsDataRequest,
+                         types.CreateAnalysisRequest):
         url = metadata_type_of(request_type())
         message = getattr(types, url.rsplit(".", 1)[-1])
         packed = any_pb2.Any()
@@ -63,6 +77,39 @@ def test_a_retry_does_not_adopt_a_failed_an_older_or_another_methods_operation(e
     assert adoptable(operations, CREATE, since) is None  # older: before since; failed: failed
     assert adoptable(operations, types.UndeployIssueModelRequest(name=model), since) is None  # same JSON, other RPC
     assert adoptable(operations, types.DeployIssueModelRequest(name=model), since) == deploy
+
+
+def test_a_create_analysis_retry_adopts_by_conversation_and_annotator_selector(emulator_env: Emulator) -> None:
+    """CreateAnalysisOperationMetadata echoes no request, only the conversation and the annotator selector."""
+    hook = ContactCenterInsightsHook()
+    emulator_env.set_operation_seconds(600)
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    one, two = emulator_env.seed_conversations(PARENT, 2)
+    selector = {"run_sentiment_annotator": True}
+    plain = hook.create_analysis(one).name
+    with_selector = hook.create_analysis(one, {"annotator_selector": selector}).name
+    other_conversation = hook.create_analysis(two).name
+    operations = hook.list_operations(PARENT)
+
+    assert adoptable(operations, types.CreateAnalysisRequest(parent=one), since) == plain
+    assert adoptable(operations, types.CreateAnalysisRequest(
+        parent=one, analysis=types.Analysis(annotator_selector=selector)), since) == with_selector
+    assert adoptable(operations, types.CreateAnalysisRequest(parent=two), since) == other_conversation
+    assert adoptable(operations, types.CreateAnalysisRequest(
+        parent=two, analysis=types.Analysis(annotator_selector=selector)), since) is None
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    assert adoptable(operations, types.CreateAnalysisRequest(parent=one), later) is None
+
+
+def test_query_metrics_has_nothing_to_adopt_by(emulator_env: Emulator) -> None:
+    hook = ContactCenterInsightsHook()
+    emulator_env.set_operation_seconds(600)
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    window = 'create_time > "2026-01-01T00:00:00Z" AND create_time < "2027-01-01T00:00:00Z"'
+    hook.query_metrics(PARENT, window)
+    request = types.QueryMetricsRequest(location=PARENT, filter=window)
+
+    assert adoptable(hook.list_operations(PARENT), request, since) is None
 
 
 def test_poke_mode_sets_the_next_poke_through_poke_interval(emulator_env: Emulator) -> None:
