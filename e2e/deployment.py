@@ -271,6 +271,11 @@ def restart_postgres(workdir: Path) -> int:
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
 
+def database_url(pg_port: int) -> str:
+    """The metadata database's SQLAlchemy URL (psycopg2, as the venv installs it)."""
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow"
+
+
 def airflow_env(home: Path, dags: Path, pg_port: int, api_port: int, executor: str, project: str,
                 connection_extra: dict[str, str] | None = None, **options: str) -> dict[str, str]:
     """What every component of a local deployment shares: home, database, DAGs, the API server as
@@ -280,7 +285,7 @@ def airflow_env(home: Path, dags: Path, pg_port: int, api_port: int, executor: s
     return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/airflow",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url(pg_port),
         "AIRFLOW__CORE__EXECUTOR": executor,
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -46,6 +46,7 @@ from e2e.deployment import (  # noqa: E402
     Stack,
     airflow_env,
     create_database,
+    database_url,
     free_port,
     migrate,
     redis_server,
@@ -390,11 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         _, pg_pid = start_postgres(workdir, pg_port)
         print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
         create_database(pg_port)
-        database = f"postgres@127.0.0.1:{pg_port}/airflow"
         env = airflow_env(
             home, dags, pg_port, api_port, "CeleryExecutor", PROJECT, {"requests_per_second": str(BUDGET)},
             AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
-            AIRFLOW__CELERY__RESULT_BACKEND=f"db+postgresql+psycopg2://{database}",
+            AIRFLOW__CELERY__RESULT_BACKEND=f"db+{database_url(pg_port)}",
             AIRFLOW__CELERY__WORKER_CONCURRENCY="8",
             AIRFLOW__CORE__PARALLELISM="32",
             # The API server is also the Execution API of every task: a larger pool than the default 5 + 10.
