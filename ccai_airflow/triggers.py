@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from ccai_airflow.cancelling import cancel_logged
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 from ccai_airflow.names import (
     parse_operation_name,
@@ -22,19 +22,7 @@ from ccai_airflow.outcome import Status
 from ccai_airflow.polling import PollingPolicy, next_step
 from ccai_airflow.progress import WaitTally, log_progress
 
-__all__ = ["ContactCenterInsightsOperationTrigger", "cancel_logged"]
-
-
-@contextmanager
-def cancel_logged(log: Any, operation_name: str, why: str) -> Iterator[None]:
-    """Around one cancel call, sync or async: log it; a failure is logged, never raised (cancelling is best
-    effort, and the event or the error that made us cancel is what must go through)."""
-    try:
-        yield
-    except Exception as exc:
-        log.warning("Could not cancel operation %s: %s", operation_name, exc)
-    else:
-        log.warning("Cancelled operation %s because %s (cancel_on_kill=True).", operation_name, why)
+__all__ = ["ContactCenterInsightsOperationTrigger"]
 
 
 class ContactCenterInsightsOperationTrigger(BaseTrigger):

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from ccai_airflow import metrics
+from ccai_airflow.cancelling import cancel_logged
 from ccai_airflow.compat import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
@@ -28,7 +29,7 @@ from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.names import validate_flag
 from ccai_airflow.outcome import Outcome, Status
 from ccai_airflow.progress import WaitTally, log_progress
-from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger, cancel_logged
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from ccai_airflow.xcom import (
     DEFAULT_MAX_XCOM_BYTES,
     XComTooLargeError,
