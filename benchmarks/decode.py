@@ -20,8 +20,8 @@ from google.longrunning import operations_pb2
 from google.protobuf import json_format, timestamp_pb2
 
 from benchmarks.common import PARENT, median
-from ccai_airflow.outcome import Status, outcome_of
-from ccai_airflow.xcom import stored_json_size, xcom_values
+from ccai_airflow.core.outcome import Status, outcome_of
+from ccai_airflow.core.xcom import stored_json_size, xcom_values
 
 
 def build_operation(issues: int) -> operations_pb2.Operation:

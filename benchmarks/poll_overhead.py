@@ -29,10 +29,10 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median
+from ccai_airflow.core.names import parse_operation_name
+from ccai_airflow.core.outcome import Status, outcome_of
 from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
-from ccai_airflow.names import parse_operation_name
-from ccai_airflow.outcome import Status, outcome_of
 
 Call = Callable[[], Awaitable[Any]]
 

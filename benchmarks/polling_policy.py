@@ -30,8 +30,8 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median, percentile
+from ccai_airflow.core.polling import DEFAULT_POLLING, PollingPolicy
 from ccai_airflow.emulator import EmulatorControl
-from ccai_airflow.polling import DEFAULT_POLLING, PollingPolicy
 
 DURATIONS = {"10s": 10.0, "10min": 600.0, "3h": 3 * 3600.0}
 API_CORE = polling.DEFAULT_POLLING  # initial 1 s, x1.5, at most 20 s (and a 900 s deadline, ignored here)

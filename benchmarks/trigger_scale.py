@@ -30,7 +30,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median, percentile
 from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
-from ccai_airflow.shared_state import MAX_INFLIGHT_POLLS
+from ccai_airflow.hooks.shared_state import MAX_INFLIGHT_POLLS
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 BUCKETS = 60

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccai_airflow import __version__
-from ccai_airflow.clients import bigquery_client
-from ccai_airflow.outcome import Outcome, Status
+from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.hooks.clients import bigquery_client
 
 __all__ = [
     "ANALYSES",

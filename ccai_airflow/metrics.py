@@ -14,8 +14,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Stats
 
-from ccai_airflow.outcome import Outcome, Status
-from ccai_airflow.progress import WaitTally
+from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.core.progress import WaitTally
 
 __all__ = [
     "BUDGET_WAIT",

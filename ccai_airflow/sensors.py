@@ -16,18 +16,18 @@ from ccai_airflow.compat import (
     BaseSensorOperator,
     conf,
 )
-from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError
-from ccai_airflow.links import ContactCenterInsightsOperationLink
-from ccai_airflow.names import (
+from ccai_airflow.core.names import (
     parse_operation_name,
     validate_impersonation_chain,
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.polling import DEFAULT_POLLING
-from ccai_airflow.progress import log_progress
+from ccai_airflow.core.polling import DEFAULT_POLLING
+from ccai_airflow.core.progress import log_progress
+from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
+from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError
+from ccai_airflow.links import ContactCenterInsightsOperationLink
 from ccai_airflow.waiting import OperationWaitMixin
-from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
 __all__ = ["ContactCenterInsightsOperationFailedError", "ContactCenterInsightsOperationSensor"]
 

@@ -9,18 +9,18 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ccai_airflow.cancelling import cancel_logged
-from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
-from ccai_airflow.names import (
+from ccai_airflow.core.cancelling import cancel_logged
+from ccai_airflow.core.names import (
     parse_operation_name,
     validate_flag,
     validate_impersonation_chain,
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import Status
-from ccai_airflow.polling import PollingPolicy, next_step
-from ccai_airflow.progress import WaitTally, log_progress
+from ccai_airflow.core.outcome import Status
+from ccai_airflow.core.polling import PollingPolicy, next_step
+from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 
 __all__ = ["ContactCenterInsightsOperationTrigger"]
 

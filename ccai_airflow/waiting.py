@@ -17,26 +17,26 @@ from functools import cached_property
 from typing import Any
 
 from ccai_airflow import metrics
-from ccai_airflow.cancelling import cancel_logged
 from ccai_airflow.compat import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowTaskTimeout,
     TaskDeferred,
 )
-from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
-from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.names import validate_flag
-from ccai_airflow.outcome import Outcome, Status
-from ccai_airflow.progress import WaitTally, log_progress
-from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from ccai_airflow.xcom import (
+from ccai_airflow.core.cancelling import cancel_logged
+from ccai_airflow.core.names import validate_flag
+from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.core.xcom import (
     DEFAULT_MAX_XCOM_BYTES,
     XComTooLargeError,
     validate_max_xcom_bytes,
     validate_response_fields,
     xcoms_of,
 )
+from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
+from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
 __all__ = ["OperationWaitMixin", "has_task_state", "set_task_state", "task_state"]
 

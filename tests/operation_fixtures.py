@@ -15,7 +15,7 @@ from google.protobuf import any_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from ccai_airflow.outcome import (
+from ccai_airflow.core.outcome import (
     Status,
 )
 

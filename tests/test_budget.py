@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ccai_airflow.budget import (
+from ccai_airflow.core.budget import (
     DEFAULT_REQUESTS_PER_SECOND,
     RequestBudget,
     budget_for,
@@ -17,11 +17,11 @@ from ccai_airflow.budget import (
     parse_triggerer_count,
     resolve_rate,
 )
-from ccai_airflow.clients import Endpoint
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.emulator.faults import busiest_second
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from ccai_airflow.hooks import _triggerer_count as triggerer_count
+from ccai_airflow.hooks.clients import Endpoint
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 from google.api_core import exceptions
 
-from ccai_airflow.cancelling import cancel_logged
+from ccai_airflow.core.cancelling import cancel_logged
 
 NAME = "projects/p/locations/us-central1/operations/7"
 

@@ -18,10 +18,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ccai_airflow.clients import EMULATOR_HOST_ENV, EMULATOR_REST_ENV
+from ccai_airflow.core.outcome import Status
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.outcome import Status
+from ccai_airflow.hooks.clients import EMULATOR_HOST_ENV, EMULATOR_REST_ENV
 from tests.helpers import start_create
 
 CONN_ID = "ccai_refresh"

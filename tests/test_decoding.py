@@ -16,7 +16,7 @@ from google.protobuf import any_pb2, descriptor, json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
-from ccai_airflow.outcome import (
+from ccai_airflow.core.outcome import (
     Status,
     decode_any,
     decode_operation,

@@ -11,9 +11,9 @@ import asyncio
 
 import pytest
 
+from ccai_airflow.core.outcome import Status
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.outcome import Status
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from ccai_airflow.core.outcome import outcome_of
+from ccai_airflow.core.xcom import select_fields
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.outcome import outcome_of
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
-from ccai_airflow.xcom import select_fields
 from tests.helpers import AIRFLOW_KEEPS_TASK_STATE, first_event, run_dag, start_create, states, xcom
 
 

@@ -10,10 +10,10 @@ import pytest
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
+from ccai_airflow.core.names import InvalidOperationNameError
+from ccai_airflow.core.outcome import Status, outcome_of
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.names import InvalidOperationNameError
-from ccai_airflow.outcome import Status, outcome_of
 from tests.conftest import PARENT
 from tests.helpers import start_create
 

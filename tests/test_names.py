@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccai_airflow.names import OPERATION_NAME_FORM, InvalidOperationNameError, parse_operation_name
+from ccai_airflow.core.names import OPERATION_NAME_FORM, InvalidOperationNameError, parse_operation_name
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent

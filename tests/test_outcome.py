@@ -12,7 +12,7 @@ from google.api_core import exceptions
 from google.longrunning import operations_pb2
 from google.rpc import code_pb2, status_pb2
 
-from ccai_airflow.outcome import (
+from ccai_airflow.core.outcome import (
     Outcome,
     Status,
     decode_any,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccai_airflow.polling import DEFAULT_POLLING, PollingPolicy
+from ccai_airflow.core.polling import DEFAULT_POLLING, PollingPolicy
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent

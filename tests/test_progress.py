@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.core.progress import WaitTally, log_progress
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.outcome import Outcome, Status
-from ccai_airflow.progress import WaitTally, log_progress
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import PARENT
 from tests.helpers import first_event

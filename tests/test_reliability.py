@@ -27,15 +27,15 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 from google.protobuf import json_format
 
-from ccai_airflow.clients import EMULATOR_HOST_ENV, EMULATOR_REST_ENV
+from ccai_airflow.core.outcome import ISSUE_MODEL_TYPE
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationFailedError,
     ContactCenterInsightsOperationRetryableError,
 )
 from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.hooks.clients import EMULATOR_HOST_ENV, EMULATOR_REST_ENV
 from ccai_airflow.operators import ContactCenterInsightsCreateIssueModelOperator
-from ccai_airflow.outcome import ISSUE_MODEL_TYPE
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import DAGS_FOLDER, PARENT

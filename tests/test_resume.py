@@ -14,10 +14,10 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights im
 )
 from google.protobuf import any_pb2
 
+from ccai_airflow.core.outcome import decode_any
+from ccai_airflow.core.resume import adoptable, metadata_type_of
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.outcome import decode_any
-from ccai_airflow.resume import adoptable, metadata_type_of
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from tests.conftest import PARENT
 from tests.helpers import start_create

@@ -11,11 +11,8 @@ from typing import Any
 
 import pytest
 
-from ccai_airflow.emulator import Emulator
-from ccai_airflow.hooks import ContactCenterInsightsHook
-from ccai_airflow.operators import ContactCenterInsightsDeployIssueModelOperator
-from ccai_airflow.outcome import Status, outcome_of
-from ccai_airflow.swap import (
+from ccai_airflow.core.outcome import Status, outcome_of
+from ccai_airflow.core.swap import (
     DEPLOY_METADATA,
     UNDEPLOY_METADATA,
     Action,
@@ -24,6 +21,9 @@ from ccai_airflow.swap import (
     next_action,
     previous_model,
 )
+from ccai_airflow.emulator import Emulator
+from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.operators import ContactCenterInsightsDeployIssueModelOperator
 from tests.conftest import PARENT
 from tests.helpers import run_dag, states, xcom
 

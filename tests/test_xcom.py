@@ -10,12 +10,12 @@ from google.cloud import contact_center_insights_v1 as ci
 from google.longrunning import operations_pb2
 from google.protobuf.message import Message
 
-from ccai_airflow import xcom as xcom_module
-from ccai_airflow.outcome import (
+from ccai_airflow.core import xcom as xcom_module
+from ccai_airflow.core.outcome import (
     Status,
     outcome_of,
 )
-from ccai_airflow.xcom import select_fields, stored_json_size, xcom_values
+from ccai_airflow.core.xcom import select_fields, stored_json_size, xcom_values
 from tests.operation_fixtures import (
     ISSUE_NAME,
     MODEL_NAME,

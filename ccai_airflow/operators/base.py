@@ -19,6 +19,16 @@ from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.compat import conf
+from ccai_airflow.core.names import (
+    child_name,
+    validate_impersonation_chain,
+    validate_location,
+    validate_seconds,
+    validate_transport,
+)
+from ccai_airflow.core.outcome import Status
+from ccai_airflow.core.resume import adoptable
+from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
 )
@@ -27,22 +37,12 @@ from ccai_airflow.links import (
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
-from ccai_airflow.names import (
-    child_name,
-    validate_impersonation_chain,
-    validate_location,
-    validate_seconds,
-    validate_transport,
-)
-from ccai_airflow.outcome import Status
-from ccai_airflow.resume import adoptable
 from ccai_airflow.waiting import (
     OperationWaitMixin,
     has_task_state,
     set_task_state,
     task_state,
 )
-from ccai_airflow.xcom import DEFAULT_MAX_XCOM_BYTES
 
 __all__ = ["ContactCenterInsightsStartOperationOperator"]
 

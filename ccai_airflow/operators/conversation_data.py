@@ -10,7 +10,7 @@ from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
-from ccai_airflow.names import child_name
+from ccai_airflow.core.names import child_name
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
 
 __all__ = [

@@ -10,17 +10,17 @@ from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
+from ccai_airflow.core.names import (
+    validate_flag,
+)
+from ccai_airflow.core.outcome import Outcome, Status
 from ccai_airflow.links import (
     ContactCenterInsightsIssueModelLink,
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
-from ccai_airflow.names import (
-    validate_flag,
-)
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _IssueModelOperator, _message
 from ccai_airflow.operators.model_swap import IssueModelSwap
-from ccai_airflow.outcome import Outcome, Status
 
 __all__ = [
     "ContactCenterInsightsCreateIssueModelOperator",
@@ -78,7 +78,7 @@ class ContactCenterInsightsDeployIssueModelOperator(IssueModelSwap):
     ``replace_deployed=True`` the operator swaps models safely: it undeploys the deployed model,
     deploys this one, and if that deploy fails (or is refused), deploys the previous model again and
     fails naming both operations and the reason. Each step is derived from the server's state
-    (``ccai_airflow.swap``), so a retry after the worker died mid-swap finishes the swap: no second
+    (``ccai_airflow.core.swap``), so a retry after the worker died mid-swap finishes the swap: no second
     undeploy, never no model deployed. Its XComs: ``return_value`` (the DeployIssueModelResponse),
     ``operation`` and ``operation_name`` of the deploy (None when the model was already deployed),
     ``previous_issue_model_name`` and ``undeploy_operation_name`` (None when nothing was replaced).

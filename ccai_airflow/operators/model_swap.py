@@ -3,7 +3,7 @@
 DeployIssueModel is refused while another model of the location is deployed. The swap undeploys
 the deployed model, deploys the new one, and if that deploy fails deploys the previous one again
 and fails naming both operations. Every step is derived from the server's state
-(``ccai_airflow.swap``), so a retry after a dead worker finishes the swap instead of starting over.
+(``ccai_airflow.core.swap``), so a retry after a dead worker finishes the swap instead of starting over.
 """
 
 from __future__ import annotations
@@ -13,13 +13,20 @@ from typing import Any, NoReturn
 
 from google.api_core.exceptions import GoogleAPICallError, RetryError
 
+from ccai_airflow.core.outcome import Outcome, Status, outcome_of_error
+from ccai_airflow.core.swap import (
+    DEPLOY_METADATA,
+    Step,
+    is_retryable_code,
+    newest_operation,
+    next_action,
+    previous_model,
+)
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationFailedError,
     ContactCenterInsightsOperationRetryableError,
 )
 from ccai_airflow.operators.base import _IssueModelOperator
-from ccai_airflow.outcome import Outcome, Status, outcome_of_error
-from ccai_airflow.swap import DEPLOY_METADATA, Step, is_retryable_code, newest_operation, next_action, previous_model
 
 __all__ = ["IssueModelSwap"]
 

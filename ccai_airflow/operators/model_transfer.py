@@ -11,14 +11,14 @@ from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
+from ccai_airflow.core.names import validate_flag, validate_gcs_object_uri
+from ccai_airflow.core.outcome import Outcome
 from ccai_airflow.links import (
     ContactCenterInsightsIssueModelLink,
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
-from ccai_airflow.names import validate_flag, validate_gcs_object_uri
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _IssueModelOperator
-from ccai_airflow.outcome import Outcome
 
 __all__ = [
     "ContactCenterInsightsExportIssueModelOperator",

@@ -27,9 +27,9 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
-from ccai_airflow.budget import DEFAULT_REQUESTS_PER_SECOND
 from ccai_airflow.compat import AirflowNotFoundException
-from ccai_airflow.names import validate_emulator_address
+from ccai_airflow.core.budget import DEFAULT_REQUESTS_PER_SECOND
+from ccai_airflow.core.names import validate_emulator_address
 
 __all__ = [
     "EMULATOR_HOST_ENV",

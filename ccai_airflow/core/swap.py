@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ccai_airflow.outcome import Outcome, Status, outcome_of
+from ccai_airflow.core.outcome import Outcome, Status, outcome_of
 
 __all__ = [
     "DEPLOY_METADATA",

@@ -21,8 +21,10 @@ from google.api_core.retry import retry_target_async
 from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
-from ccai_airflow import metrics, retrying, shared_state
-from ccai_airflow.budget import (
+from ccai_airflow import metrics
+from ccai_airflow.compat import conf
+from ccai_airflow.core import retrying
+from ccai_airflow.core.budget import (
     TRIGGERER_COUNT_OPTION,
     RequestBudget,
     budget_for,
@@ -30,19 +32,26 @@ from ccai_airflow.budget import (
     parse_triggerer_count,
     resolve_rate,
 )
-from ccai_airflow.calls import InsightsCalls
-from ccai_airflow.clients import EmulatorAware, Endpoint, SharedClient, async_client, refresh_if_expired, sync_client
-from ccai_airflow.compat import conf
-from ccai_airflow.names import (
+from ccai_airflow.core.names import (
     parse_operation_name,
     parse_parent,
     validate_impersonation_chain,
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.outcome import Outcome, error_code_of, is_transient, outcome_of, outcome_of_error
-from ccai_airflow.polling import PollingPolicy, next_step
-from ccai_airflow.progress import WaitTally, log_progress
+from ccai_airflow.core.outcome import Outcome, error_code_of, is_transient, outcome_of, outcome_of_error
+from ccai_airflow.core.polling import PollingPolicy, next_step
+from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.hooks import shared_state
+from ccai_airflow.hooks.calls import InsightsCalls
+from ccai_airflow.hooks.clients import (
+    EmulatorAware,
+    Endpoint,
+    SharedClient,
+    async_client,
+    refresh_if_expired,
+    sync_client,
+)
 
 __all__ = ["ContactCenterInsightsAsyncHook", "ContactCenterInsightsHook"]
 

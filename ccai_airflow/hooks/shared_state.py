@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccai_airflow import budget
+from ccai_airflow.core import budget
 
 __all__ = ["MAX_INFLIGHT_POLLS", "client", "completed_rate_lookups", "inflight_limit", "rate", "reset"]
 

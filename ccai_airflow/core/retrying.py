@@ -18,8 +18,8 @@ from google.api_core import exceptions, retry_async
 from google.api_core import retry as retries
 from google.api_core.retry import exponential_sleep_generator
 
-from ccai_airflow.budget import RequestBudget
-from ccai_airflow.outcome import is_transient
+from ccai_airflow.core.budget import RequestBudget
+from ccai_airflow.core.outcome import is_transient
 
 __all__ = [
     "ATTEMPT_TIMEOUT_S",

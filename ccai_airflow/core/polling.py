@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ccai_airflow.names import validate_seconds
-from ccai_airflow.outcome import Outcome, Status
+from ccai_airflow.core.names import validate_seconds
+from ccai_airflow.core.outcome import Outcome, Status
 
 __all__ = ["DEFAULT_POLLING", "PollingPolicy", "Step", "next_step", "timed_out"]
 

@@ -17,7 +17,7 @@ from typing import Any
 from google.longrunning import operations_pb2
 from google.protobuf import json_format
 
-from ccai_airflow.outcome import Status, outcome_of
+from ccai_airflow.core.outcome import Status, outcome_of
 
 __all__ = ["adoptable", "echo_of", "metadata_type_of"]
 

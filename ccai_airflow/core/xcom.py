@@ -1,6 +1,6 @@
 """What a finished operation pushes to XCom: the fields, the values, and their stored size. No Airflow import.
 
-:func:`xcoms_of` is the whole path from a succeeded :class:`~ccai_airflow.outcome.Outcome` to the
+:func:`xcoms_of` is the whole path from a succeeded :class:`~ccai_airflow.core.outcome.Outcome` to the
 XComs a task pushes: cut the response to ``response_fields``, build the values, and refuse (never
 truncate) when Airflow would store more than ``max_xcom_bytes``.
 """
@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ccai_airflow.outcome import ISSUE_MODEL_TYPE, Outcome
+from ccai_airflow.core.outcome import ISSUE_MODEL_TYPE, Outcome
 
 __all__ = [
     "DEFAULT_MAX_XCOM_BYTES",

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccai_airflow.outcome import Outcome
+from ccai_airflow.core.outcome import Outcome
 
 __all__ = ["WaitTally", "log_progress"]
 
