@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from google.cloud.contact_center_insights_v1 import types
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -140,7 +142,8 @@ def measure(kind: str, n: int, spread: float, warmup: float, stack: Stack, api: 
         for i in range(n):
             seconds = warmup + spread * i / n
             controls.set_operation_seconds(seconds)
-            names.append(hook.create_issue_model(PARENT, {"display_name": f"{kind}-{i}"}).name)
+            request = types.CreateIssueModelRequest(parent=PARENT, issue_model={"display_name": f"{kind}-{i}"})
+            names.append(hook.start_operation(request).name)
             due.append(time.time() + seconds)
         calls_before = controls.call_counts().get("GetOperation", 0)
         channels_before = channel_count(channels_dir)

@@ -15,7 +15,6 @@ from typing import Any
 from airflow.providers.common.compat.sdk import Stats
 
 from ccai_airflow.core.outcome import Outcome, Status
-from ccai_airflow.core.progress import WaitTally
 
 __all__ = [
     "BUDGET_WAIT",
@@ -43,26 +42,20 @@ BUDGET_WAIT = f"{PREFIX}.budget_wait"
 DETECTION_LAG = f"{PREFIX}.detection_lag"
 DEFERRED = f"{PREFIX}.deferred"
 
-# Shorter budget waits than this are the pacing's rounding, not a wait worth a metric.
-MIN_BUDGET_WAIT_S = 0.001
-
-
 def _code_tags(code: str) -> dict[str, Any]:
     return {"code": code}
 
 
-def polled(tally: WaitTally, outcome: Outcome) -> None:
-    """After one look at an operation: count it; when it is the first look that found it done, how it ended
-    and how long after its ``metadata.endTime`` we saw it."""
-    tally.polls += 1
+def polled(outcome: Outcome, first_done: bool) -> None:
+    """After one look at an operation: count it; when it is the first look that found it done (``first_done``),
+    how it ended and how long after its ``metadata.endTime`` we saw it."""
     Stats.incr(POLL)
     if outcome.status is Status.ERROR:
         code = outcome.error_code or "UNKNOWN"
         Stats.incr(f"{ERROR}.{code}", tags=_code_tags(code))
         return
-    if not outcome.done or outcome.status is Status.TIMEOUT or tally.seen_done:
+    if not first_done:
         return
-    tally.seen_done = True
     if outcome.status is Status.SUCCEEDED:
         Stats.incr(SUCCEEDED)
     else:
@@ -74,17 +67,13 @@ def polled(tally: WaitTally, outcome: Outcome) -> None:
         Stats.timing(DETECTION_LAG, max(lag, datetime.timedelta(0)))
 
 
-def retried(tally: WaitTally, code: str) -> None:
+def retried(code: str) -> None:
     """A transient error of one attempt, about to be retried."""
-    tally.retried(code)
     Stats.incr(f"{RETRY}.{code}", tags=_code_tags(code))
 
 
-def budget_waited(tally: WaitTally, seconds: float) -> None:
-    """Time one request waited for its slot in the project's request budget."""
-    if seconds < MIN_BUDGET_WAIT_S:
-        return
-    tally.budget_wait_s += seconds
+def budget_waited(seconds: float) -> None:
+    """Time one request waited for its slot in the project's request budget (the wait leaves out rounding)."""
     Stats.timing(BUDGET_WAIT, datetime.timedelta(seconds=seconds))
 
 

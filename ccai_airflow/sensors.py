@@ -82,7 +82,6 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
             kwargs["poke_interval"] = DEFAULT_POLLING.initial
         super().__init__(**kwargs)
         self._first_poke_at: float | None = None
-        self._poke_end_time: float | None = None  # this try's deadline, looked up at its first poke
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
@@ -108,36 +107,33 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:
         # Transient errors are retried within the poke, but not past the sensor's deadline (read from
-        # task_state_store once per try, not at every poke).
-        if self._poke_end_time is None:
-            self._poke_end_time = self.end_time(context, self.wait_timeout) or float("inf")  # inf: no deadline
+        # task_state_store once per try, by execute, not at every poke).
+        wait = self._wait or self.begin_wait(context, self.operation_name, self.poll_interval, self.wait_timeout)
         if self._first_poke_at is None:
             self._first_poke_at = time.time()
-        tally = self.hook.tally(self.operation_name)
-        if self._wait_started is not None and tally.polls == 0:
-            tally.started = self._wait_started
-        outcome = self.hook.poll(self.operation_name, self._poke_end_time - time.time())
-        self._last_status = outcome.status
+        outcome = wait.look()
         if not outcome.done:
-            log_progress(self.log, outcome, tally)
-            self._schedule_next_poke(outcome.elapsed_seconds(), self._poke_end_time)
+            log_progress(self.log, outcome, wait.counts)
+            self._schedule_next_poke(outcome.elapsed_seconds(), wait.end_time)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self.finish(context, self.wait_ended(outcome)))
 
-    def _schedule_next_poke(self, age: float | None, deadline: float) -> None:
+    def _schedule_next_poke(self, age: float | None, deadline: float | None) -> None:
         """Adaptive polling in poke and reschedule modes, through ``poke_interval``, which the base sensor
         reads after every poke: the policy's delay for the operation's age, never past the deadline."""
         if self.poll_interval is not None or self.exponential_backoff:
             return  # the user's cadence (or the base sensor's backoff) stands
         now = time.time()
         delay = DEFAULT_POLLING.delay(age if age is not None else now - (self._first_poke_at or now))
-        self.poke_interval = min(delay, max(deadline - now, 0.0) + 0.1)
+        self.poke_interval = delay if deadline is None else min(delay, max(deadline - now, 0.0) + 0.1)
 
     # -- deferrable ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         ContactCenterInsightsOperationLink.persist(context=context, operation_name=self.operation_name)
         if not self.deferrable:
-            with self.cancel_if_abandoned(self.operation_name):
+            with self.cancel_if_abandoned(
+                self.begin_wait(context, self.operation_name, self.poll_interval, self.wait_timeout)
+            ):
                 return super().execute(context)
         with self._soft_fail():
             return self.wait(context, self.operation_name, self.poll_interval, self.timeout, deferrable=True)

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ccai_airflow.core.cancelling import cancel_logged
-from ccai_airflow.core.names import (
-    parse_operation_name,
-    validate_flag,
-    validate_impersonation_chain,
-    validate_seconds,
-    validate_transport,
-)
-from ccai_airflow.core.outcome import Status
-from ccai_airflow.core.polling import PollingPolicy, next_step
-from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow import metrics
+from ccai_airflow.core.names import validate_impersonation_chain, validate_transport
+from ccai_airflow.core.wait import OperationWait
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
+from ccai_airflow.hooks.params import HookParams
 
 __all__ = ["ContactCenterInsightsOperationTrigger"]
 
@@ -65,36 +57,32 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         wait_tally: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.operation_name = parse_operation_name(operation_name).name
-        self.poll_interval = validate_seconds("poll_interval", poll_interval, zero_ok=False)
+        # The wait's own kwargs are the wait's to read (and to validate), so a trigger serialized by an earlier
+        # release, whose kwargs lack a key added since, still loads with that key's default.
+        self.wait = OperationWait.from_trigger_kwargs(
+            {"operation_name": operation_name, "poll_interval": poll_interval, "end_time": end_time,
+             "cancel_on_kill": cancel_on_kill, "wait_tally": wait_tally},
+            meter=metrics,
+        )
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = validate_impersonation_chain(impersonation_chain)
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
-        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int | float)):
-            raise ValueError(f"Invalid end_time {end_time!r}: expected Unix seconds or None.")
-        self.end_time = None if end_time is None else float(end_time)
-        self.cancel_on_kill = validate_flag("cancel_on_kill", cancel_on_kill)
-        if wait_tally is not None and not isinstance(wait_tally, dict):
-            raise ValueError(f"Invalid wait_tally {wait_tally!r}: expected a dict from WaitTally.to_event() or None.")
-        self.wait_tally = wait_tally
+
+    @classmethod
+    def for_wait(cls, wait: OperationWait, connection: HookParams) -> ContactCenterInsightsOperationTrigger:
+        """The trigger that carries ``wait`` on, through ``connection``'s hook."""
+        return cls(**wait.to_trigger_kwargs(), **connection.to_kwargs())
+
+    @property
+    def operation_name(self) -> str:
+        return self.wait.name
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        chain = self.impersonation_chain
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "operation_name": self.operation_name,
-                "poll_interval": self.poll_interval,
-                "gcp_conn_id": self.gcp_conn_id,
-                "impersonation_chain": list(chain) if isinstance(chain, list | tuple) else chain,
-                "transport": self.transport,
-                "api_endpoint": self.api_endpoint,
-                "end_time": self.end_time,
-                "cancel_on_kill": self.cancel_on_kill,
-                "wait_tally": self.wait_tally,
-            },
-        )
+        connection = HookParams(self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint)
+        return f"{type(self).__module__}.{type(self).__qualname__}", {
+            **self.wait.to_trigger_kwargs(), **connection.to_kwargs()
+        }
 
     def _hook(self) -> ContactCenterInsightsAsyncHook:
         return ContactCenterInsightsAsyncHook(
@@ -102,22 +90,15 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
             transport=self.transport, api_endpoint=self.api_endpoint,
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    def _bound_wait(self) -> OperationWait:
         hook = self._hook()
-        tally = hook.track(WaitTally.from_event(self.operation_name, self.wait_tally))
-        policy = PollingPolicy.for_interval(self.poll_interval)
-        started = time.time()
-        while True:
-            before = None if self.end_time is None else self.end_time - time.time()
-            outcome = await hook.poll(self.operation_name, retry_timeout=before)
-            step = next_step(outcome, policy, started, self.end_time, time.time())
-            if step.sleep is None:
-                if step.outcome.status is Status.TIMEOUT and self.cancel_on_kill:
-                    await self._cancel(hook, "the deadline passed")
-                yield TriggerEvent({**step.outcome.to_event(), "wait": tally.to_event()})
-                return
-            log_progress(self.log, outcome, tally)
-            await asyncio.sleep(step.sleep)
+        self.wait.poll, self.wait.cancel = hook.poll, hook.cancel_operation
+        return self.wait
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        wait = self._bound_wait()
+        outcome = await wait.arun(self.log, asyncio.sleep)
+        yield TriggerEvent({**outcome.to_event(), "wait": wait.counts.to_event()})
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed/success, clear): cancel if asked to.
@@ -125,9 +106,4 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         Airflow calls this only for a user's action, never for a triggerer restart or a trigger
         moved to another triggerer; ``cleanup()`` (every exit) does not cancel anything.
         """
-        if self.cancel_on_kill:
-            await self._cancel(self._hook(), "the task was killed")
-
-    async def _cancel(self, hook: ContactCenterInsightsAsyncHook, why: str) -> None:
-        with cancel_logged(self.log, self.operation_name, why):
-            await hook.cancel_operation(self.operation_name)
+        await self._bound_wait().acancel_abandoned(self.log, "the task was killed")

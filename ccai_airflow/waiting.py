@@ -1,16 +1,16 @@
-"""What the sensor and the operators share: the hook, the deadline, the deferral, cancellation,
-and finishing an outcome.
+"""What the sensor and the operators share: they hand their wait to an :class:`OperationWait` and finish it.
 
-One code path: whether a task waited by poking, by rescheduling or in the triggerer, and
-whether it is the sensor or an operator that started the operation, every wait ends in
-:meth:`OperationWaitMixin.wait_ended` (one summary line of what it cost) and its result goes through
-:meth:`OperationWaitMixin.finish`.
+One code path: whether a task waited by poking, by rescheduling or in the triggerer, and whether it is
+the sensor or an operator that started the operation, the task builds one ``OperationWait``
+(:meth:`OperationWaitMixin.begin_wait`), every wait ends in :meth:`OperationWaitMixin.wait_ended` (one
+summary line of what it cost) and its result goes through :meth:`OperationWaitMixin.finish`. What is
+Airflow's stays here: the task's deadline across tries (``task_state``), the deferral, the XCom push and
+which Airflow exception a timeout raises.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
@@ -23,70 +23,42 @@ from ccai_airflow.compat import (
     AirflowTaskTimeout,
     TaskDeferred,
 )
-from ccai_airflow.core.cancelling import cancel_logged
 from ccai_airflow.core.names import validate_flag
-from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.core.outcome import Outcome
 from ccai_airflow.core.progress import WaitTally, log_progress
-from ccai_airflow.core.xcom import (
-    DEFAULT_MAX_XCOM_BYTES,
-    XComTooLargeError,
-    validate_max_xcom_bytes,
-    validate_response_fields,
-    xcoms_of,
-)
+from ccai_airflow.core.wait import Ending, OperationWait, finish_outcome
+from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES, validate_max_xcom_bytes, validate_response_fields
 from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
 from ccai_airflow.hooks import ContactCenterInsightsHook
+from ccai_airflow.hooks.params import HookParams
+from ccai_airflow.task_state import deadline, timeout_is_final
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 
-__all__ = ["OperationWaitMixin", "has_task_state", "set_task_state", "task_state"]
+__all__ = ["OperationWaitMixin"]
 
 # The scheduler's own deferral timeout is a backstop only: the trigger's end_time fires first and
 # reports a clean "timeout" event.
 DEFERRAL_TIMEOUT_GRACE_S = 60.0
-# Where the start of the first try's wait is kept (task_state_store), so that a timeout is measured
-# from the first try across retries, reschedules and triggerer restarts.
-WAIT_STARTED_KEY = "ccai_wait_started_at"
-
-
-def has_task_state(context: Any) -> bool:
-    """Whether Airflow keeps state across this task's tries (``task_state_store``, Airflow 3.3+)."""
-    return context.get("task_state_store") is not None
-
-
-def task_state(context: Any, key: str) -> Any:
-    """``key`` from the task instance's ``task_state_store`` (Airflow 3.3+); None where there is none."""
-    store = context.get("task_state_store")
-    return store.get(key) if store is not None else None
-
-
-def set_task_state(context: Any, key: str, value: Any) -> bool:
-    """Keep ``value`` across the task's tries; False where Airflow has no ``task_state_store`` (before 3.3)."""
-    store = context.get("task_state_store")
-    if store is None:
-        return False
-    store.set(key, value)
-    return True
 
 
 class OperationWaitMixin:
-    """Mixed into the sensor and the operators. Needs the attributes below set by their __init__."""
+    """Mixed into the sensor and the operators, whose ``__init__`` sets the connection's four attributes
+    and calls :meth:`init_wait_options`."""
 
     gcp_conn_id: str
     impersonation_chain: str | Sequence[str] | None
     transport: str
     api_endpoint: str | None
+    execution_timeout: timedelta | None
+    log: Any
+    defer: Callable[..., Any]  # BaseOperator's
     cancel_on_kill: bool = False
     response_fields: Sequence[str] | None = None
     max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES
     failure_error: type[Exception] = ContactCenterInsightsOperationFailedError
-    execution_timeout: timedelta | None
-    log: Any
     wait_timeout: float | None = None
-    _waiting_on: str | None = None
-    _wait_started: float | None = None
-    _last_status: Status | None = None
+    _wait: OperationWait | None = None  # this try's wait
     _last_outcome: Outcome | None = None  # what finish() was given: ccai_airflow.lineage reads it
-    _cancel_requested: bool = False
 
     def init_wait_options(
         self, cancel_on_kill: bool, response_fields: Sequence[str] | None, max_xcom_bytes: int | None
@@ -96,83 +68,63 @@ class OperationWaitMixin:
         self.response_fields = validate_response_fields(response_fields)
         self.max_xcom_bytes = validate_max_xcom_bytes(max_xcom_bytes)
 
+    def hook_params(self) -> HookParams:
+        return HookParams(self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint)
+
     @cached_property
     def hook(self) -> ContactCenterInsightsHook:
-        return ContactCenterInsightsHook(
-            gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain,
-            transport=self.transport, api_endpoint=self.api_endpoint,
-        )
+        return ContactCenterInsightsHook(**self.hook_params().to_kwargs())
 
-    # -- deadline ------------------------------------------------------------------------------
-    def end_time(self, context: Any, timeout: float | None) -> float | None:
-        """Absolute deadline: ``timeout`` from the first try's start, ``execution_timeout`` from this try's.
+    # -- the wait ------------------------------------------------------------------------------
+    def begin_wait(
+        self, context: Any, operation_name: str, poll_interval: float | None, timeout: float | None
+    ) -> OperationWait:
+        """This try's wait for ``operation_name``: its deadline from the first try's start (``task_state``)."""
+        end_time, started = deadline(context, timeout, self.execution_timeout)
+        return self._bind(OperationWait(
+            operation_name, end_time=end_time, poll_interval=poll_interval, cancel_on_kill=self.cancel_on_kill,
+            tally=WaitTally(operation_name, started=started),
+        ))
 
-        The first start is kept in ``task_state_store`` (Airflow 3.3+), so retries and trigger restarts do
-        not reset it; before 3.3 ``timeout`` counts from the start of each try.
-        """
-        now = time.time()
-        started = task_state(context, WAIT_STARTED_KEY)
-        if not isinstance(started, int | float):
-            started = now
-            set_task_state(context, WAIT_STARTED_KEY, started)
-        self._wait_started = float(started)
-        ends = [] if timeout is None else [started + timeout]
-        if self.execution_timeout is not None:
-            ends.append(now + self.execution_timeout.total_seconds())
-        return min(ends) if ends else None
+    def _bind(self, wait: OperationWait) -> OperationWait:
+        wait.poll, wait.cancel, wait.meter = self.hook.poll, self.hook.cancel_operation, metrics
+        self._wait = wait
+        return wait
 
-    # -- waiting -------------------------------------------------------------------------------
     def wait(
         self, context: Any, operation_name: str, poll_interval: float | None, timeout: float | None,
         deferrable: bool,
     ) -> Any:
         """Wait for the operation and finish; deferrable: look once, then hand over to the triggerer."""
-        end_time = self.end_time(context, timeout)
-        with self.cancel_if_abandoned(operation_name):
-            return self.finish(context, self.wait_step(operation_name, poll_interval, end_time, deferrable))
+        wait = self.begin_wait(context, operation_name, poll_interval, timeout)
+        with self.cancel_if_abandoned(wait):
+            return self.finish(context, self.wait_step(wait, deferrable))
 
-    def wait_step(
-        self, operation_name: str, poll_interval: float | None, end_time: float | None, deferrable: bool,
-        method_name: str = "execute_complete",
-    ) -> Outcome:
-        """Wait in this worker until done or ``end_time``; deferrable: look once, then defer (resuming in
+    def wait_step(self, wait: OperationWait, deferrable: bool, method_name: str = "execute_complete") -> Outcome:
+        """Wait in this worker until done or the deadline; deferrable: look once, then defer (resuming in
         ``method_name``) unless it is done already."""
-        tally = self.hook.tally(operation_name)
-        if self._wait_started is not None:
-            tally.started = self._wait_started
         if deferrable:
-            outcome = self.hook.poll(operation_name)
+            outcome = wait.look()
             if not outcome.done:
-                log_progress(self.log, outcome, tally)
-                self.log.info("Waiting for %s in the triggerer until end_time=%s.", operation_name, end_time)
-                self.defer_until_done(operation_name, poll_interval, end_time, method_name)
+                log_progress(self.log, outcome, wait.counts)
+                self.log.info("Waiting for %s in the triggerer until end_time=%s.", wait.name, wait.end_time)
+                self.defer_until_done(wait, method_name)
         else:
-            remaining = None if end_time is None else max(end_time - time.time(), 0.0)
-            outcome = self.hook.wait_for_operation(operation_name, timeout=remaining, poll_interval=poll_interval)
+            outcome = wait.run(self.log)
         return self.wait_ended(outcome)
 
-    def defer_until_done(
-        self, operation_name: str, poll_interval: float | None, end_time: float | None,
-        method_name: str = "execute_complete",
-    ) -> None:
+    def defer_until_done(self, wait: OperationWait, method_name: str = "execute_complete") -> None:
         """Hand the wait to the triggerer; ``method_name`` runs when it is over.
 
         What the continuation needs comes from the trigger's event and the server, not from the deferral's
         kwargs: ``dag.test`` (and so ``airflow dags test``) drops those on resume.
         """
-        tally = self.hook.tally(operation_name)
-        tally.deferred_at = time.time()
-        self.defer(  # type: ignore[attr-defined]
-            trigger=ContactCenterInsightsOperationTrigger(
-                operation_name=operation_name, poll_interval=poll_interval, gcp_conn_id=self.gcp_conn_id,
-                impersonation_chain=self.impersonation_chain, transport=self.transport,
-                api_endpoint=self.api_endpoint, end_time=end_time, cancel_on_kill=self.cancel_on_kill,
-                wait_tally=tally.to_event(),
-            ),
+        wait.deferring()
+        remaining = wait.remaining()
+        self.defer(
+            trigger=ContactCenterInsightsOperationTrigger.for_wait(wait, self.hook_params()),
             method_name=method_name,
-            timeout=None if end_time is None else timedelta(
-                seconds=max(end_time - time.time(), 0.0) + DEFERRAL_TIMEOUT_GRACE_S
-            ),
+            timeout=None if remaining is None else timedelta(seconds=remaining + DEFERRAL_TIMEOUT_GRACE_S),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
@@ -182,83 +134,61 @@ class OperationWaitMixin:
     def resumed(self, event: dict[str, Any]) -> Outcome:
         """The outcome of a trigger's event; the wait's cost (the triggerer's polls included) comes with it."""
         outcome = Outcome.from_event(event)
-        tally = self.hook.track(WaitTally.from_event(outcome.operation_name, event.get("wait")))
-        if tally.deferred_at is not None:
-            metrics.deferred(time.time() - tally.deferred_at)
-        if self._wait_started is None:
-            self._wait_started = tally.started  # this try's wait started in the worker that deferred
+        tally = WaitTally.from_event(outcome.operation_name, event.get("wait"))
+        wait = self._bind(OperationWait(outcome.operation_name, cancel_on_kill=self.cancel_on_kill, tally=tally))
+        wait.resumed()
         return self.wait_ended(outcome)
 
     def wait_ended(self, outcome: Outcome) -> Outcome:
         """Every wait ends here, in whichever mode it waited: one line of what it cost."""
-        self._last_status = outcome.status
-        self.log.info("%s", self.hook.tally(outcome.operation_name).summary(outcome))
+        wait = self._wait or self._bind(OperationWait(outcome.operation_name, cancel_on_kill=self.cancel_on_kill))
+        self.log.info("%s", wait.summary(outcome))
         return outcome
 
-    # -- cancellation --------------------------------------------------------------------------
+    # -- cancellation (the rule is the wait's) ---------------------------------------------------
     @contextmanager
-    def cancel_if_abandoned(self, operation_name: str) -> Iterator[None]:
+    def cancel_if_abandoned(self, wait: OperationWait) -> Iterator[None]:
         """With ``cancel_on_kill``: cancel the operation if the wait ends before it is done
         (timeout, ``execution_timeout``, any other interruption).
 
         Handing the wait over (deferral, reschedule) is not the end of it: no cancel then.
         """
-        self._waiting_on = operation_name
         try:
             yield
         except (TaskDeferred, AirflowRescheduleException):
             raise
         except BaseException as exc:
-            if self._last_status in (None, Status.RUNNING, Status.TIMEOUT):
-                self.cancel_if_asked(f"the wait ended with {type(exc).__name__}")
+            wait.cancel_abandoned(self.log, f"the wait ended with {type(exc).__name__}")
             raise
 
     def on_kill(self) -> None:
         """The task was killed while waiting in a worker: cancel the operation if asked to."""
-        self.cancel_if_asked("the task was killed")
-
-    def cancel_if_asked(self, why: str) -> None:
-        name = self._waiting_on
-        if not self.cancel_on_kill or name is None or self._cancel_requested:
-            return
-        self._cancel_requested = True  # a timeout can also call on_kill: cancel once
-        with cancel_logged(self.log, name, why):
-            self.hook.cancel_operation(name)
+        if self._wait is not None:
+            self._wait.cancel_abandoned(self.log, "the task was killed")
 
     # -- finishing -----------------------------------------------------------------------------
     def finish(self, context: Any, outcome: Outcome) -> Any:
         """Push the XComs of a success and return the response; raise for anything else."""
-        self._last_status = outcome.status
         self._last_outcome = outcome
-        if outcome.status is Status.TIMEOUT:
-            raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
-        if outcome.status is not Status.SUCCEEDED:
-            raise self.failure_error(outcome.describe_failure())
-        try:
-            values = xcoms_of(outcome, self.response_fields, self.max_xcom_bytes)
-        except XComTooLargeError as exc:
-            raise ContactCenterInsightsXComTooLargeError(str(exc)) from None
+        if self._wait is not None:
+            self._wait.last_status = outcome.status
+        done = finish_outcome(outcome, self.response_fields, self.max_xcom_bytes)
+        if done.ending is Ending.TIMEOUT:
+            raise self.timeout_error(context, done.error)
+        if done.ending is Ending.FAILED:
+            raise self.failure_error(done.error)
+        if done.ending is Ending.TOO_LARGE:
+            raise ContactCenterInsightsXComTooLargeError(done.error)
         ti = context["ti"]
-        for key, value in values.items():
+        for key, value in done.values.items():
             if key != "return_value":
                 ti.xcom_push(key=key, value=value)
         self.log.info("Operation %s succeeded.", outcome.operation_name)
-        return values["return_value"]
+        return done.values["return_value"]
 
     def timeout_error(self, context: Any, message: str) -> BaseException:
-        """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply.
-
-        Before Airflow 3.3 nothing keeps the first try's start: ``timeout`` counts from this try's start.
-        """
-        started = task_state(context, WAIT_STARTED_KEY)
-        if started is None and not has_task_state(context):
-            # This try's wait: its start, carried by the trigger across a deferral (a resumed task's start_date
-            # is the resumption's), else the try's start.
-            started = self._wait_started
-            start_date = getattr(context.get("ti"), "start_date", None)
-            if started is None and start_date is not None:
-                started = start_date.timestamp()
-        timeout = self.wait_timeout
-        if timeout is None or not isinstance(started, int | float) or time.time() >= started + timeout:
+        """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""
+        started = self._wait.counts.started if self._wait is not None else None
+        if timeout_is_final(context, self.wait_timeout, started):
             return AirflowSensorTimeout(message)
         return AirflowTaskTimeout(f"{message} (execution_timeout={self.execution_timeout})")

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from google.cloud.contact_center_insights_v1 import types
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: e2e.deployment beside it
 
@@ -157,7 +159,8 @@ def check_many_deferred_sensors(stack: Stack, api: Api, controls: EmulatorContro
     # fails the resumed task: apache/airflow#66374, #67287, #72716), which is not what this measures.
     controls.set_operation_seconds(240)
     hook = ContactCenterInsightsHook()
-    names = [hook.create_issue_model(PARENT, {"display_name": f"e2e-{i}"}).name for i in range(runs)]
+    names = [hook.start_operation(types.CreateIssueModelRequest(
+        parent=PARENT, issue_model={"display_name": f"e2e-{i}"})).name for i in range(runs)]
     started = time.monotonic()
     run_ids = [api.post(f"/dags/{SENSOR_ONLY}/dagRuns", {"logical_date": None, "conf": {"operation_name": n}})[
         "dag_run_id"] for n in names]

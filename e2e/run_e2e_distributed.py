@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from google.cloud.contact_center_insights_v1 import types
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: e2e.deployment beside it
 
@@ -131,7 +133,8 @@ class Scenarios:
         """Start ``runs`` operations (an hour long) and one run of ``dag_id`` for each; the run ids."""
         before = self.controls.call_counts()
         self.controls.set_operation_seconds(OPERATION_SECONDS)
-        names = [self.hook.create_issue_model(PARENT, {"display_name": f"{label}-{i}"}).name for i in range(runs)]
+        names = [self.hook.start_operation(types.CreateIssueModelRequest(
+            parent=PARENT, issue_model={"display_name": f"{label}-{i}"})).name for i in range(runs)]
         run_ids = [self.trigger_run(dag_id, f"{label}-{i}", n) for i, n in enumerate(names)]
         return run_ids, before
 

@@ -73,3 +73,9 @@ async def first_event(trigger: ContactCenterInsightsOperationTrigger, timeout: f
         raise AssertionError("trigger ended without an event")
 
     return await asyncio.wait_for(consume(), timeout)
+
+
+def create_model(hook: ContactCenterInsightsHook, display_name: str, **fields: Any) -> Any:
+    """Start CreateIssueModel under ``PARENT`` through the hook (a setup step); the raw ``Operation``."""
+    model = {"display_name": display_name, **fields}
+    return hook.start_operation(ci.CreateIssueModelRequest(parent=PARENT, issue_model=model))

@@ -82,13 +82,13 @@ def test_sensor_on_kill_cancels_the_operation_it_waits_on(emulator_env: Emulator
     emulator_env.set_operation_seconds(60)
     name = start_create()
     sensor = ContactCenterInsightsOperationSensor(task_id="wait", operation_name=name, cancel_on_kill=True)
-    with pytest.raises(KeyboardInterrupt), sensor.cancel_if_abandoned(name):
+    with pytest.raises(KeyboardInterrupt), sensor.cancel_if_abandoned(sensor.begin_wait({}, name, None, None)):
         raise KeyboardInterrupt  # the worker is being stopped
     sensor.on_kill()  # Airflow may also call on_kill for the same stop: still one cancel
     assert cancelled(emulator_env) == 1
 
     other = ContactCenterInsightsOperationSensor(task_id="wait", operation_name=name, cancel_on_kill=True)
-    with other.cancel_if_abandoned(name):
+    with other.cancel_if_abandoned(other.begin_wait({}, name, None, None)):
         other.on_kill()  # killed mid-wait
     assert cancelled(emulator_env) == 2
 

@@ -19,6 +19,7 @@ from ccai_airflow import metrics
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from tests.conftest import DAGS_FOLDER, PARENT
+from tests.helpers import create_model
 
 AIRFLOW = Path(sys.executable).parent / "airflow"
 DAG_FILE = DAGS_FOLDER / "ccai_test_metrics_dags.py"
@@ -72,7 +73,7 @@ class StatsdServer:
 
 def test_a_wait_sends_its_metrics_and_logs_one_summary(emulator_env: Emulator, airflow_db: str) -> None:
     emulator_env.fail_next_operations(1, code="FAILED_PRECONDITION", message="Not enough conversations")
-    failed = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "doomed"}).name
+    failed = create_model(ContactCenterInsightsHook(), "doomed").name
     emulator_env.set_operation_seconds(4.0)  # train must still be running at its first look, before deferring
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", count=2)
     statsd = StatsdServer()

@@ -40,7 +40,7 @@ from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import DAGS_FOLDER, PARENT
 from tests.dags.ccai_test_reliability_dags import PERMANENT_MODES, SECRET_CONN_ID
-from tests.helpers import all_xcoms, first_event, states
+from tests.helpers import all_xcoms, create_model, first_event, states
 from tests.helpers import run_dag as run_any_dag
 
 OPERATION_PREFIX = f"{PARENT}/operations/"
@@ -84,7 +84,7 @@ async def test_200_triggers_succeed_through_transient_faults(
     display_names = {}
     for i in range(N_OPERATIONS):
         display_name = f"reliability-{i:03d}"
-        display_names[hook.create_issue_model(PARENT, {"display_name": display_name}).name] = display_name
+        display_names[create_model(hook, display_name).name] = display_name
     assert len(display_names) == N_OPERATIONS
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=0.3)
     emulator_env.inject_fault(rpc="GetOperation", code="RESOURCE_EXHAUSTED", rate=0.1)
@@ -122,7 +122,7 @@ async def test_200_triggers_succeed_through_transient_faults(
 
 async def test_deadline_holds_while_every_poll_fails_transiently(emulator_env: Emulator) -> None:
     emulator_env.set_operation_seconds(60)
-    name = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "deadline"}).name
+    name = create_model(ContactCenterInsightsHook(), "deadline").name
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=1.0)
 
     trigger = ContactCenterInsightsOperationTrigger(operation_name=name, poll_interval=0.2, end_time=time.time() + 1)
@@ -176,7 +176,7 @@ async def test_permanent_error_ends_the_trigger_within_one_poll(
     transport: str, code: str, emulator_env: Emulator
 ) -> None:
     """The deferred half of deferrable mode: the trigger, once the task has handed over."""
-    name = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": f"permanent-{code}"}).name
+    name = create_model(ContactCenterInsightsHook(), f"permanent-{code}").name
     emulator_env.inject_fault(rpc="GetOperation", code=code)
 
     event = await first_event(

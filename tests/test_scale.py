@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ccai_airflow.core import retrying, shared_state
+from ccai_airflow.core import retrying
 from ccai_airflow.core.names import parse_operation_name
 from ccai_airflow.core.outcome import Status
 from ccai_airflow.emulator import Emulator
-from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook, shared_state
 from ccai_airflow.hooks.clients import Endpoint
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create

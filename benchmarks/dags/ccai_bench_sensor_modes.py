@@ -11,6 +11,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
@@ -25,9 +26,10 @@ MODES: dict[str, dict[str, Any]] = {
 
 @task
 def create_issue_model() -> str:
-    operation = ContactCenterInsightsHook().create_issue_model(
-        PARENT, {"display_name": "bench-worker-slots", "input_data_config": {"filter": 'medium="CHAT"'}}
-    )
+    operation = ContactCenterInsightsHook().start_operation(types.CreateIssueModelRequest(
+        parent=PARENT,
+        issue_model={"display_name": "bench-worker-slots", "input_data_config": {"filter": 'medium="CHAT"'}},
+    ))
     return str(operation.name)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "RETRY_MULTIPLIER",
     "RETRY_TIMEOUT_S",
     "honour_retry_after",
+    "poll_retry",
     "retry_after",
     "retry_seconds",
     "sleep_generator",
@@ -54,6 +55,16 @@ def retry_seconds(retry_timeout: float | None) -> float:
 
 def sleep_generator() -> Any:
     return exponential_sleep_generator(RETRY_INITIAL_S, RETRY_MAXIMUM_S, RETRY_MULTIPLIER)
+
+
+def poll_retry(on_error: Any, retry_timeout: float | None) -> dict[str, Any]:
+    """The keyword arguments of ``retry_target`` / ``retry_target_async`` for one poll: the sync and async
+    hooks retry a poll's attempts the same (what ``Retry`` and ``AsyncRetry`` would pass, without building
+    one at every poll)."""
+    return {
+        "predicate": is_transient, "sleep_generator": sleep_generator(), "timeout": retry_seconds(retry_timeout),
+        "on_error": on_error,
+    }
 
 
 def transient_retry(on_error: Any = None, retry_timeout: float | None = None) -> retries.Retry:

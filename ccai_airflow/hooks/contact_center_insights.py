@@ -1,9 +1,11 @@
 """Sync and async hooks over the ``google-cloud-contact-center-insights`` client.
 
-The sync hook has a typed method per call a pipeline makes (start an operation, look at it, cancel
-it, read an issue model); the operators call these. The async hook has what a trigger needs: look
-at an operation and cancel it, without blocking the event loop. Which client they talk through
-(Google or the emulator, gRPC or REST) is ``clients``'s decision.
+The hooks are stateless transport: the sync hook starts an operation from its request message (``calls``),
+looks at it, cancels it and reads; the async hook has what a trigger needs, without blocking the event
+loop. Neither keeps anything of a wait: a poll tells its caller's ``PollObserver`` (the
+:class:`~ccai_airflow.core.wait.OperationWait`) what its attempts cost. Both poll through the same retry
+(``retrying.poll_retry``) and classify the same way (``outcome_of`` / ``outcome_of_error``). Which client
+they talk through (Google or the emulator, gRPC or REST) is ``clients``'s decision.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from airflow.providers.google.common.hooks.base_google import GoogleBaseAsyncHook, GoogleBaseHook
 from asgiref.sync import sync_to_async
-from google.api_core.retry import retry_target_async
+from google.api_core.retry import retry_target, retry_target_async
 from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
 from google.longrunning import operations_pb2
 
@@ -39,9 +41,8 @@ from ccai_airflow.core.names import (
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.core.outcome import Outcome, error_code_of, is_transient, outcome_of, outcome_of_error
-from ccai_airflow.core.polling import PollingPolicy, next_step
-from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.core.outcome import Outcome, error_code_of, outcome_of, outcome_of_error
+from ccai_airflow.core.wait import OperationWait, PollObserver
 from ccai_airflow.hooks import shared_state
 from ccai_airflow.hooks.calls import InsightsCalls
 from ccai_airflow.hooks.clients import (
@@ -65,8 +66,21 @@ def _triggerer_count() -> int:
 _UNSET: Any = object()
 
 
+class _Unobserved:
+    """The observer of a poll nobody counts (a direct ``get_operation`` call)."""
+
+    def retried(self, code: str) -> None:
+        pass
+
+    def budget_waited(self, seconds: float) -> None:
+        pass
+
+
+UNOBSERVED: PollObserver = _Unobserved()
+
+
 class _HookOptions:
-    """What both hooks take besides the connection, validated once, and how both log a retry."""
+    """What both hooks take besides the connection, validated once; how both log a retry and classify a poll."""
 
     log: Any
     gcp_conn_id: str
@@ -76,7 +90,6 @@ class _HookOptions:
         self.api_endpoint = api_endpoint
         self.endpoint = Endpoint.resolve(self.transport, api_endpoint)
         self.requests_per_second = parse_rate(requests_per_second, "the hook's requests_per_second")
-        self._tallies: dict[str, WaitTally] = {}
 
     @property
     def credentials_source(self) -> str:
@@ -86,33 +99,26 @@ class _HookOptions:
     def _log_retry(self, exc: Exception) -> None:
         self.log.warning("Transient error from Contact Center Insights, retrying: %s", exc)
 
-    def tally(self, name: str) -> WaitTally:
-        """What the polls of operation ``name`` through this hook have cost so far (polls, retries, budget wait)."""
-        tally = self._tallies.get(name)
-        if tally is None:
-            tally = self._tallies[name] = WaitTally(name)
-        return tally
+    def _poll_retry(self, observer: PollObserver, retry_timeout: float | None) -> dict[str, Any]:
+        """The retry of one poll's attempts, for ``retry_target`` and ``retry_target_async`` alike."""
 
-    def track(self, tally: WaitTally) -> WaitTally:
-        """Count this hook's polls of ``tally.operation_name`` into ``tally`` (a wait carried over from elsewhere)."""
-        self._tallies[tally.operation_name] = tally
-        return tally
+        def on_error(exc: Exception) -> None:
+            self._log_retry(exc)
+            observer.retried(error_code_of(exc))
 
-    def _on_poll_retry(self, name: str, exc: Exception) -> None:
-        self._log_retry(exc)
-        metrics.retried(self.tally(name), error_code_of(exc))
+        return retrying.poll_retry(on_error, retry_timeout)
 
-    def _observed(self, name: str, outcome: Outcome) -> Outcome:
-        metrics.polled(self.tally(name), outcome)
-        return outcome
+    def _failed_poll(self, name: str, exc: Exception) -> Outcome:
+        return outcome_of_error(name, exc, self.credentials_source)
 
 
 class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, GoogleBaseHook):
     """Hook for the Contact Center Insights API; one client per hook.
 
-    Methods that start a long-running operation return the raw ``Operation`` at once, with the
-    client library's own retry (a blind retry of a create could start a second job); waiting is
-    separate: :meth:`poll`, :meth:`wait_for_operation`, the sensor or the trigger.
+    :meth:`start_operation` starts a long-running operation from its request message and returns the
+    raw ``Operation`` at once, with the client library's own retry (a blind retry of a create could
+    start a second job); waiting is separate: :meth:`poll`, :meth:`wait_for_operation`, the sensor or
+    the trigger.
 
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account (or chain of them) to impersonate.
@@ -153,28 +159,28 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
 
     # -- operations -----------------------------------------------------------------------------
     def get_operation(
-        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = ()
+        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = (),
+        observer: PollObserver = UNOBSERVED,
     ) -> operations_pb2.Operation:
         """``operations.get``; transient errors are retried for up to ``retry_timeout`` seconds (at most 120).
 
-        ``timeout`` bounds each attempt (default 60 s). Every attempt is a request of the project's budget.
+        ``timeout`` bounds each attempt (default 60 s). Every attempt is a request of the project's budget;
+        ``observer`` is told of each retry and budget wait.
         """
         budget = self.request_budget(parse_operation_name(name).project)
         client = self.get_conn()
-        tally = self.tally(name)
 
         def attempt() -> operations_pb2.Operation:
             refresh_if_expired(self.credentials)
             with nullcontext(0.0) if budget is None else budget.request() as waited, \
                     retrying.honour_retry_after(budget):
-                metrics.budget_waited(tally, waited)
+                observer.budget_waited(waited)
                 return client.get_operation(
                     request={"name": name}, retry=None, metadata=metadata,
                     timeout=retrying.ATTEMPT_TIMEOUT_S if timeout is None else timeout,
                 )
 
-        on_error = functools.partial(self._on_poll_retry, name)
-        return retrying.transient_retry(on_error, retry_timeout)(attempt)()  # type: ignore[no-any-return]
+        return retry_target(attempt, **self._poll_retry(observer, retry_timeout))  # type: ignore[no-any-return]
 
     def request_budget(self, project: str) -> RequestBudget | None:
         """The process-wide polling budget of ``project`` (None: unlimited)."""
@@ -207,16 +213,15 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
                 return found
             request.page_token = page.next_page_token
 
-    def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
-        """One look at the operation, classified; the sensor's poke is this.
+    def poll(self, name: str, retry_timeout: float | None = None, observer: PollObserver = UNOBSERVED) -> Outcome:
+        """One look at the operation, classified (an API error too: it is an outcome, never raised).
 
         ``retry_timeout`` bounds the retries of transient errors (a caller's deadline).
         """
         try:
-            operation = self.get_operation(name, retry_timeout)
+            return outcome_of(self.get_operation(name, retry_timeout, observer=observer))
         except Exception as exc:
-            return self._observed(name, outcome_of_error(name, exc, self.credentials_source))
-        return self._observed(name, outcome_of(operation))
+            return self._failed_poll(name, exc)
 
     def wait_for_operation(
         self, name: str, timeout: float | None = None, poll_interval: float | None = None
@@ -225,16 +230,10 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
 
         ``poll_interval`` None: the adaptive ``polling.DEFAULT_POLLING``.
         """
-        policy = PollingPolicy.for_interval(validate_seconds("poll_interval", poll_interval, zero_ok=False))
-        started = time.time()
-        deadline = None if timeout is None else started + timeout
-        while True:
-            outcome = self.poll(name, None if deadline is None else deadline - time.time())
-            step = next_step(outcome, policy, started, deadline, time.time())
-            if step.sleep is None:
-                return step.outcome
-            log_progress(self.log, outcome, self.tally(name))
-            time.sleep(step.sleep)
+        timeout = validate_seconds("timeout", timeout, zero_ok=True)
+        wait = OperationWait(name, end_time=None if timeout is None else time.time() + timeout,
+                             poll_interval=poll_interval, poll=self.poll, meter=metrics)
+        return wait.run(self.log)
 
 
 class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
@@ -288,7 +287,8 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         return shared  # type: ignore[no-any-return]
 
     async def get_operation(
-        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = ()
+        self, name: str, retry_timeout: float | None = None, timeout: float | None = None, metadata: Metadata = (),
+        observer: PollObserver = UNOBSERVED,
     ) -> operations_pb2.Operation:
         """As the sync hook's: transient errors retried up to ``retry_timeout``, each attempt in the budget.
 
@@ -300,15 +300,14 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             budget = self._budgets[project] = await self.request_budget(project)
         shared = await self._shared()
         # retry_target_async is what AsyncRetry calls, without building AsyncRetry objects at every poll.
-        return await retry_target_async(  # type: ignore[no-any-return]
-            functools.partial(self._attempt, shared, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata),
-            predicate=is_transient,
-            sleep_generator=retrying.sleep_generator(), timeout=retrying.retry_seconds(retry_timeout),
-            on_error=functools.partial(self._on_poll_retry, name),
+        attempt = functools.partial(
+            self._attempt, shared, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata, observer
         )
+        return await retry_target_async(attempt, **self._poll_retry(observer, retry_timeout))  # type: ignore[no-any-return]
 
     async def _attempt(
-        self, shared: SharedClient, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata
+        self, shared: SharedClient, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata,
+        observer: PollObserver,
     ) -> operations_pb2.Operation:
         if shared.credentials is not None and not shared.credentials.valid:
             await sync_to_async(refresh_if_expired)(shared.credentials)
@@ -316,7 +315,7 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         # A place in flight first, then the budget's slot: a slot is taken right before its call is sent, not
         # before a wait for a place in flight.
         async with shared_state.inflight_limit(), nullcontext(0.0) if budget is None else budget.arequest() as waited:
-            metrics.budget_waited(self.tally(name), waited)
+            observer.budget_waited(waited)
             with retrying.honour_retry_after(budget):
                 return await self._call(client, name, timeout, metadata)
 
@@ -366,20 +365,23 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
             metadata=metadata,
         )
 
-    async def poll(self, name: str, retry_timeout: float | None = None) -> Outcome:
-        """One look at the operation, classified; the trigger's loop is this."""
+    async def poll(
+        self, name: str, retry_timeout: float | None = None, observer: PollObserver = UNOBSERVED
+    ) -> Outcome:
+        """One look at the operation, classified, as the sync hook's; the trigger's loop is this."""
         try:
-            operation = await self.get_operation(name, retry_timeout)
+            operation = await self.get_operation(name, retry_timeout, observer=observer)
         except Exception as exc:
-            return self._observed(name, outcome_of_error(name, exc, self.credentials_source))
+            return self._failed_poll(name, exc)
         if operation.done:
             self._last_running = None
-            return self._observed(name, outcome_of(operation))
+            return outcome_of(operation)
         # A running operation that has not changed since the last poll (no new progress counters) is not
-        # decoded again: json_format costs more than the rest of the poll.
+        # decoded again: json_format costs more than the rest of the poll. A cache of the transport, not
+        # state of the wait: a trigger's hook looks at one operation.
         key = operation.SerializeToString()
         if self._last_running is not None and self._last_running[0] == key:
-            return self._observed(name, self._last_running[1])
+            return self._last_running[1]
         outcome = outcome_of(operation)
         self._last_running = (key, outcome)
-        return self._observed(name, outcome)
+        return outcome

@@ -37,12 +37,8 @@ from ccai_airflow.links import (
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
-from ccai_airflow.waiting import (
-    OperationWaitMixin,
-    has_task_state,
-    set_task_state,
-    task_state,
-)
+from ccai_airflow.task_state import has_task_state, set_task_state, task_state
+from ccai_airflow.waiting import OperationWaitMixin
 
 __all__ = ["ContactCenterInsightsStartOperationOperator"]
 
@@ -122,8 +118,8 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         raise NotImplementedError
 
     def start(self, request: Any) -> operations_pb2.Operation:
-        """Start the operation of ``request`` with the hook's typed method."""
-        raise NotImplementedError
+        """Start the operation of ``request``, the message :meth:`build_request` built, passed on as is."""
+        return self.hook.start_operation(request, **self._call_options())
 
     def _call_options(self) -> dict[str, Any]:
         return {"retry": self.retry, "timeout": self.request_timeout, "metadata": self.metadata}

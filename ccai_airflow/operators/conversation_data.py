@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.core.names import child_name
-from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
+from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _message
 
 __all__ = [
     "ContactCenterInsightsBulkDeleteConversationsOperator",
@@ -78,12 +77,6 @@ class ContactCenterInsightsUploadConversationOperator(_Base):
         inputs = tuple(lineage.gcs_objects(uri) for uri in (source.audio_uri, source.transcript_uri) if uri)
         return lineage.Datasets(inputs=inputs, outputs=(lineage.conversations(parent),))
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.upload_conversation(
-            request.parent, request.conversation, request.conversation_id or None,
-            _field(request, "redaction_config"), _field(request, "speech_config"), **self._call_options()
-        )
-
 
 class ContactCenterInsightsCreateAnalysisOperator(_Base):
     """Analyze one conversation; the operation is done when the analysis is.
@@ -115,9 +108,6 @@ class ContactCenterInsightsCreateAnalysisOperator(_Base):
         """The location's conversations in (one of them), their analyses out."""
         parent = self._parent()
         return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=(lineage.analyses(parent),))
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.create_analysis(request.parent, request.analysis, **self._call_options())
 
 
 class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
@@ -172,8 +162,3 @@ class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
         """The location's conversations, which the delete changes (those its filter selects are gone)."""
         return lineage.Datasets(outputs=(lineage.conversations(self._parent()),))
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.bulk_delete_conversations(
-            request.parent, request.filter, request.max_delete_count or None, request.force or None,
-            **self._call_options()
-        )

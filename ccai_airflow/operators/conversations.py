@@ -7,11 +7,10 @@ from typing import Any
 
 from airflow.providers.google.cloud.links.bigquery import BigQueryTableLink
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.links import persist_url
-from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
+from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _message
 
 __all__ = [
     "ContactCenterInsightsBulkAnalyzeConversationsOperator",
@@ -55,12 +54,6 @@ class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsight
         """The location's conversations in, their analyses out."""
         parent = self._parent()
         return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=(lineage.analyses(parent),))
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        selector = request.annotator_selector if "annotator_selector" in request else None
-        return self.hook.bulk_analyze_conversations(
-            request.parent, request.filter, request.analysis_percentage, selector, **self._call_options()
-        )
 
 
 class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStartOperationOperator):
@@ -108,12 +101,6 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
         if source.metadata_bucket_uri:
             inputs.append(lineage.gcs_objects(source.metadata_bucket_uri))
         return lineage.Datasets(inputs=tuple(inputs), outputs=(lineage.conversations(parent),))
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.ingest_conversations(
-            request.parent, request.gcs_source, _field(request, "transcript_object_config"),
-            _field(request, "conversation_config"), _field(request, "sample_size"), **self._call_options()
-        )
 
 
 class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStartOperationOperator):
@@ -178,8 +165,3 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
         table = (lineage.bigquery_table(project, destination.dataset, destination.table),) if destination.table else ()
         return lineage.Datasets(inputs=(lineage.conversations(parent), lineage.analyses(parent)), outputs=table)
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.export_insights_data(
-            request.parent, request.big_query_destination, request.filter, request.kms_key or None,
-            _field(request, "write_disposition"), **self._call_options()
-        )

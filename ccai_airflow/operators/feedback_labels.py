@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.core.names import validate_flag, validate_gcs_object_uri
-from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
+from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _message
 
 __all__ = [
     "ContactCenterInsightsBulkDownloadFeedbackLabelsOperator",
@@ -69,11 +68,6 @@ class ContactCenterInsightsBulkUploadFeedbackLabelsOperator(ContactCenterInsight
         request = self.build_request(self._parent())
         return lineage.Datasets(inputs=(lineage.gcs_objects(request.gcs_source.object_uri),),
                                 outputs=(_labels(request.parent),))
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.bulk_upload_feedback_labels(
-            request.parent, request.gcs_source, request.validate_only, **self._call_options()
-        )
 
 
 class ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(ContactCenterInsightsStartOperationOperator):
@@ -140,9 +134,3 @@ class ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(ContactCenterInsig
         return lineage.Datasets(inputs=(_labels(request.parent),),
                                 outputs=(lineage.gcs_objects(request.gcs_destination.object_uri),))
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.bulk_download_feedback_labels(
-            request.parent, request.gcs_destination, request.filter, _field(request, "max_download_count"),
-            _field(request, "feedback_label_type"), request.conversation_filter,
-            list(request.template_qa_scorecard_id), **self._call_options()
-        )

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.core.names import (
@@ -52,9 +51,6 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
             parent=parent, issue_model=_message(types.IssueModel, self.issue_model, "issue_model")
         )
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.create_issue_model(request.parent, request.issue_model, **self._call_options())
-
     def lineage_datasets(self) -> lineage.Datasets:
         """Conversations in, the trained model out (once it exists: the response names it)."""
         parent = self._parent()
@@ -98,9 +94,6 @@ class ContactCenterInsightsDeployIssueModelOperator(IssueModelSwap):
                 "the undeploy before it deploys, and for the deploy to redeploy the previous model if it fails."
             )
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.deploy_issue_model(request.name, **self._call_options())
-
     def execute(self, context: Any) -> Any:
         if not self.replace_deployed:
             return super().execute(context)
@@ -134,9 +127,6 @@ class ContactCenterInsightsUndeployIssueModelOperator(_IssueModelOperator):
 
     request_type = types.UndeployIssueModelRequest
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.undeploy_issue_model(request.name, **self._call_options())
-
 
 class ContactCenterInsightsDeleteIssueModelOperator(_IssueModelOperator):
     """Delete an (undeployed) issue model. The response is ``google.protobuf.Empty``."""
@@ -149,5 +139,3 @@ class ContactCenterInsightsDeleteIssueModelOperator(_IssueModelOperator):
         dropped = "DROP" if self._succeeded() is not None else None
         return lineage.Datasets(outputs=(lineage.issue_model(name, lifecycle=dropped),))
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.delete_issue_model(request.name, **self._call_options())

@@ -12,6 +12,7 @@ import time
 from typing import Any, NoReturn
 
 from google.api_core.exceptions import GoogleAPICallError, RetryError
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.core.outcome import Outcome, Status, outcome_of_error
 from ccai_airflow.core.swap import (
@@ -73,12 +74,12 @@ class IssueModelSwap(_IssueModelOperator):
                 name = running.operation_name
                 self.log.info("Swap to %s: waiting for operation %s of %s.", target, name, action.model)
             elif action.step is Step.UNDEPLOY:
-                name = str(self.hook.undeploy_issue_model(action.model, **self._call_options()).name)
+                name = str(self.start(types.UndeployIssueModelRequest(name=action.model)).name)
                 context["ti"].xcom_push(key="undeploy_operation_name", value=name)
                 self.log.info("Swap to %s: undeploying %s with operation %s.", target, action.model, name)
             else:
                 try:
-                    name = str(self.hook.deploy_issue_model(target, **self._call_options()).name)
+                    name = str(self.start(types.DeployIssueModelRequest(name=target)).name)
                 except (GoogleAPICallError, RetryError) as exc:
                     refused = outcome_of_error(target, exc, self.hook.credentials_source)
                     self._roll_back(context, None, f"The DeployIssueModel call for {target} was refused: "
@@ -89,9 +90,9 @@ class IssueModelSwap(_IssueModelOperator):
 
     def _wait_step(self, context: Any, name: str, method_name: str = "execute_complete") -> Outcome:
         """Wait for one step's operation: in this worker, or deferred (``method_name`` carries on)."""
-        end_time = self.end_time(context, self.wait_timeout)
-        with self.cancel_if_abandoned(name):
-            outcome = self.wait_step(name, self.poll_interval, end_time, self.deferrable, method_name)
+        wait = self.begin_wait(context, name, self.poll_interval, self.wait_timeout)
+        with self.cancel_if_abandoned(wait):
+            outcome = self.wait_step(wait, self.deferrable, method_name)
             if outcome.status is Status.TIMEOUT:
                 raise self.timeout_error(context, f"Timed out waiting: {outcome.describe_failure()}")
             return outcome
@@ -127,7 +128,7 @@ class IssueModelSwap(_IssueModelOperator):
                 f"{failure}. The previous model {model} is {state}, so it was not redeployed; a retry carries on.")
         self.log.error("Swap to %s failed: %s. Redeploying the previous model %s.", target, failure, model)
         try:
-            redeploy = str(self.hook.deploy_issue_model(model, **self._call_options()).name)
+            redeploy = str(self.start(types.DeployIssueModelRequest(name=model)).name)
         except (GoogleAPICallError, RetryError) as exc:
             refused = outcome_of_error(model, exc, self.hook.credentials_source)
             raise ContactCenterInsightsOperationRetryableError(

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 
 from ccai_airflow import lineage
 from ccai_airflow.core.names import validate_flag, validate_gcs_object_uri
@@ -63,9 +62,6 @@ class ContactCenterInsightsExportIssueModelOperator(_IssueModelOperator):
         return lineage.Datasets(inputs=(lineage.issue_model(request.name),),
                                 outputs=(lineage.gcs_objects(request.gcs_destination.object_uri),))
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.export_issue_model(request.name, request.gcs_destination.object_uri, **self._call_options())
-
 
 class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOperationOperator):
     """Import an issue model from a Cloud Storage object an export wrote; the model comes in UNDEPLOYED.
@@ -103,11 +99,6 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
         model = (lineage.issue_model(self._imported_name, lifecycle="CREATE"),) if self._imported_name else ()
         return lineage.Datasets(inputs=(lineage.gcs_objects(validate_gcs_object_uri("object_uri", self.object_uri)),),
                                 outputs=model)
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.import_issue_model(
-            request.parent, request.gcs_source.object_uri, request.create_new_model, **self._call_options()
-        )
 
     def finish(self, context: Any, outcome: Outcome) -> Any:
         response = super().finish(context, outcome)

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.cloud.contact_center_insights_v1 import types
-from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 
 from ccai_airflow.core.names import child_name
-from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _field, _message
+from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _message
 
 __all__ = [
     "ContactCenterInsightsInitializeEncryptionSpecOperator",
@@ -54,9 +53,6 @@ class ContactCenterInsightsInitializeEncryptionSpecOperator(_Base):
         return types.InitializeEncryptionSpecRequest(
             encryption_spec={"name": f"{parent}/encryptionSpec", "kms_key": self.kms_key}
         )
-
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.initialize_encryption_spec(request.encryption_spec, **self._call_options())
 
 
 class ContactCenterInsightsQueryMetricsOperator(_Base):
@@ -102,12 +98,6 @@ class ContactCenterInsightsQueryMetricsOperator(_Base):
             request.measure_mask = field_mask_pb2.FieldMask(paths=self.measure_mask)
         return request
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.query_metrics(
-            request.location, request.filter, _field(request, "time_granularity") or None,
-            list(request.dimensions) or None, _field(request, "measure_mask"), **self._call_options()
-        )
-
 
 class ContactCenterInsightsTuneQaScorecardRevisionOperator(_Base):
     """Fine-tune the QA models of one scorecard revision on feedback labels.
@@ -142,7 +132,3 @@ class ContactCenterInsightsTuneQaScorecardRevisionOperator(_Base):
             parent=revision, filter=_filter(self.filter, "feedback labels"), validate_only=self.validate_only
         )
 
-    def start(self, request: Any) -> operations_pb2.Operation:
-        return self.hook.tune_qa_scorecard_revision(
-            request.parent, request.filter, request.validate_only or None, **self._call_options()
-        )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
@@ -31,7 +32,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 @task
 def create_issue_model() -> str:
-    operation = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "guarded"})
+    request = types.CreateIssueModelRequest(parent=PARENT, issue_model={"display_name": "guarded"})
+    operation = ContactCenterInsightsHook().start_operation(request)
     return str(operation.name)
 
 

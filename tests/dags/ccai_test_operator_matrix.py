@@ -18,6 +18,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import (
@@ -127,13 +128,15 @@ def setup(state: str | None, arm: tuple[str, dict[str, Any]] | None) -> str:
         _control("storageObjects", {"uri": LABELS, "content": json.dumps(LABEL_RECORDS)})
     elif state is not None:
         hook = ContactCenterInsightsHook()
-        created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "setup"}).name,
-                                          poll_interval=0.05)
+        create = types.CreateIssueModelRequest(parent=PARENT, issue_model={"display_name": "setup"})
+        created = hook.wait_for_operation(hook.start_operation(create).name, poll_interval=0.05)
         name = created.response["name"]  # type: ignore[index]
         if state == "DEPLOYED":
-            hook.wait_for_operation(hook.deploy_issue_model(name).name, poll_interval=0.05)
+            deploy = types.DeployIssueModelRequest(name=name)
+            hook.wait_for_operation(hook.start_operation(deploy).name, poll_interval=0.05)
         if state == "EXPORTED":
-            hook.wait_for_operation(hook.export_issue_model(name, EXPORTED).name, poll_interval=0.05)
+            export = types.ExportIssueModelRequest(name=name, gcs_destination={"object_uri": EXPORTED})
+            hook.wait_for_operation(hook.start_operation(export).name, poll_interval=0.05)
             name = ""
     if arm is not None:
         _control(*arm)

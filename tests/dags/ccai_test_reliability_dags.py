@@ -15,6 +15,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import ContactCenterInsightsCreateIssueModelOperator
@@ -39,9 +40,9 @@ def _dag(dag_id: str) -> DAG:
 @task
 def create_issue_model(transport: str = "grpc") -> str:
     """Start CreateIssueModel (not faulted by the tests) and return the operation name."""
-    operation = ContactCenterInsightsHook(transport=transport).create_issue_model(
-        PARENT, {"display_name": f"reliability-{transport}", "input_data_config": {"filter": 'medium="CHAT"'}}
-    )
+    model = {"display_name": f"reliability-{transport}", "input_data_config": {"filter": 'medium="CHAT"'}}
+    request = types.CreateIssueModelRequest(parent=PARENT, issue_model=model)
+    operation = ContactCenterInsightsHook(transport=transport).start_operation(request)
     return str(operation.name)
 
 

@@ -32,7 +32,7 @@ from tests.conftest import PARENT
 pytestmark = pytest.mark.airflow_independent
 
 Client = ci.ContactCenterInsightsClient
-SEED = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
+SEED = Path(__file__).parent.parent / "fixtures" / "issue-model-operation.json"
 TYPE_PREFIX = "type.googleapis.com/google.cloud.contactcenterinsights.v1."
 POLL_S = 0.05
 BOUND_S = 10.0

@@ -11,7 +11,7 @@ from google.cloud import contact_center_insights_v1 as ci
 
 from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
-from tests.test_emulator import Client, _grpc_client, _rest_client, deployed_model, wait_done
+from tests.emulator.test_emulator import Client, _grpc_client, _rest_client, deployed_model, wait_done
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent

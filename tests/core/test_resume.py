@@ -20,7 +20,7 @@ from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 from tests.conftest import PARENT
-from tests.helpers import start_create
+from tests.helpers import create_model, start_create
 
 CREATE = types.CreateIssueModelRequest(parent=PARENT, issue_model=types.IssueModel(display_name="topics"))
 
@@ -50,7 +50,7 @@ def test_a_retry_adopts_the_newest_running_operation_with_the_same_request(emula
     emulator_env.set_operation_seconds(600)
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
     first, second = start_create(), start_create()
-    other = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "another"}).name
+    other = create_model(ContactCenterInsightsHook(), "another").name
 
     operations = ContactCenterInsightsHook().list_operations(PARENT)
 
@@ -61,7 +61,7 @@ def test_a_retry_adopts_the_newest_running_operation_with_the_same_request(emula
 def test_a_retry_does_not_adopt_a_failed_an_older_or_another_methods_operation(emulator_env: Emulator) -> None:
     hook = ContactCenterInsightsHook()
     emulator_env.set_operation_seconds(0)
-    model = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "m"}).name).response["name"]
+    model = hook.wait_for_operation(create_model(hook, "m").name).response["name"]
     emulator_env.set_operation_seconds(600)
     older = start_create()
     time.sleep(0.05)
@@ -69,7 +69,7 @@ def test_a_retry_does_not_adopt_a_failed_an_older_or_another_methods_operation(e
     emulator_env.fail_next_operations(1, code="INTERNAL", message="crashed")
     emulator_env.set_operation_seconds(0)
     failed = start_create()
-    deploy = hook.deploy_issue_model(model).name
+    deploy = hook.start_operation(types.DeployIssueModelRequest(name=model)).name
     hook.wait_for_operation(failed, poll_interval=0.05)
     operations = hook.list_operations(PARENT)
 
@@ -86,9 +86,10 @@ def test_a_create_analysis_retry_adopts_by_conversation_and_annotator_selector(e
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
     one, two = emulator_env.seed_conversations(PARENT, 2)
     selector = {"run_sentiment_annotator": True}
-    plain = hook.create_analysis(one).name
-    with_selector = hook.create_analysis(one, {"annotator_selector": selector}).name
-    other_conversation = hook.create_analysis(two).name
+    plain = hook.start_operation(types.CreateAnalysisRequest(parent=one, analysis={})).name
+    selected = types.CreateAnalysisRequest(parent=one, analysis={"annotator_selector": selector})
+    with_selector = hook.start_operation(selected).name
+    other_conversation = hook.start_operation(types.CreateAnalysisRequest(parent=two, analysis={})).name
     operations = hook.list_operations(PARENT)
 
     assert adoptable(operations, types.CreateAnalysisRequest(parent=one), since) == plain
@@ -106,8 +107,8 @@ def test_query_metrics_has_nothing_to_adopt_by(emulator_env: Emulator) -> None:
     emulator_env.set_operation_seconds(600)
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
     window = 'create_time > "2026-01-01T00:00:00Z" AND create_time < "2027-01-01T00:00:00Z"'
-    hook.query_metrics(PARENT, window)
     request = types.QueryMetricsRequest(location=PARENT, filter=window)
+    hook.start_operation(request)
 
     assert adoptable(hook.list_operations(PARENT), request, since) is None
 

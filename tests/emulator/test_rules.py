@@ -9,7 +9,7 @@ from google.cloud import contact_center_insights_v1 as ci
 
 from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
-from tests.test_emulator import (
+from tests.emulator.test_emulator import (
     Client,
     _grpc_client,
     _rest_client,

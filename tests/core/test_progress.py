@@ -9,11 +9,12 @@ import pytest
 
 from ccai_airflow.core.outcome import Outcome, Status
 from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.core.wait import OperationWait
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import PARENT
-from tests.helpers import first_event
+from tests.helpers import create_model, first_event
 
 NAME = f"{PARENT}/operations/1"
 RUNNING = "running; elapsed"
@@ -65,13 +66,14 @@ def test_a_long_wait_with_no_new_counters_logs_one_line(
 ) -> None:
     emulator_env.set_operation_seconds(1.0)
     hook = ContactCenterInsightsHook()
-    name = hook.create_issue_model(PARENT, {"display_name": "quiet"}).name
+    name = create_model(hook, "quiet").name
     capfd.readouterr()
-    outcome = hook.wait_for_operation(name, poll_interval=0.1)
+    wait = OperationWait(name, poll_interval=0.1, poll=hook.poll)
+    outcome = wait.run(hook.log)
     assert outcome.status is Status.SUCCEEDED
     output = capfd.readouterr()
     lines = [line for line in (output.out + output.err).splitlines() if RUNNING in line]
-    polls = hook.tally(name).polls
+    polls = wait.counts.polls
     assert polls >= 5, "the wait should have polled several times"
     assert len(lines) == 1, lines
     assert polls == emulator_env.call_counts()["GetOperation"]
@@ -79,7 +81,7 @@ def test_a_long_wait_with_no_new_counters_logs_one_line(
 
 async def test_the_trigger_carries_the_tally_of_the_whole_wait(emulator_env: Emulator) -> None:
     emulator_env.set_operation_seconds(0.8)
-    name = ContactCenterInsightsHook().create_issue_model(PARENT, {"display_name": "tally"}).name
+    name = create_model(ContactCenterInsightsHook(), "tally").name
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", count=1)
     before = WaitTally(name, started=time.time() - 5, polls=1, deferred_at=time.time() - 1)
     trigger = ContactCenterInsightsOperationTrigger(operation_name=name, poll_interval=0.2,

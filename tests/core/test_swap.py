@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.core.outcome import Status, outcome_of
 from ccai_airflow.core.swap import (
@@ -25,7 +26,7 @@ from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsHook
 from ccai_airflow.operators import ContactCenterInsightsDeployIssueModelOperator
 from tests.conftest import PARENT
-from tests.helpers import run_dag, states, xcom
+from tests.helpers import create_model, run_dag, states, xcom
 
 T = "t"  # the target
 DEPLOY_RESPONSE = {"@type": "type.googleapis.com/google.cloud.contactcenterinsights.v1.DeployIssueModelResponse"}
@@ -96,12 +97,13 @@ def make_models(deployed: str | None = "old") -> dict[str, str]:
     hook = ContactCenterInsightsHook()
     names = {}
     for display_name in ("old", "new"):
-        operation = hook.create_issue_model(PARENT, {"display_name": display_name})
+        operation = create_model(hook, display_name)
         outcome = hook.wait_for_operation(operation.name, poll_interval=0.1)
         assert outcome.response is not None
         names[display_name] = outcome.response["name"]
     if deployed:
-        outcome = hook.wait_for_operation(hook.deploy_issue_model(names[deployed]).name, poll_interval=0.1)
+        deploy = hook.start_operation(types.DeployIssueModelRequest(name=names[deployed]))
+        outcome = hook.wait_for_operation(deploy.name, poll_interval=0.1)
         assert outcome.status is Status.SUCCEEDED
     return names
 

@@ -23,12 +23,12 @@ from ccai_airflow.emulator.contract import CONTRACTS
 from ccai_airflow.emulator.field_behavior import behaviors, parse_attributes
 from ccai_airflow.emulator.routes import OPERATIONS, RPCS, Rpc
 from tests.conftest import PARENT
-from tests.test_emulator import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
+from tests.emulator.test_emulator import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent
 
-EXTRACT = json.loads((Path(__file__).parent / "fixtures" / "field_behavior.json").read_text())
+EXTRACT = json.loads((Path(__file__).parent.parent / "fixtures" / "field_behavior.json").read_text())
 MODEL = f"{PARENT}/issueModels/1001"
 OPERATION = f"{PARENT}/operations/1"
 CONVERSATION = f"{PARENT}/conversations/c-1"

@@ -22,7 +22,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.emulator.control import EmulatorControl
 from tests.conftest import PARENT
-from tests.test_emulator import Client, _grpc_client, _rest_client, error_of, start_create
+from tests.emulator.test_emulator import Client, _grpc_client, _rest_client, error_of, start_create
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent

@@ -15,7 +15,7 @@ from ccai_airflow.core.outcome import Status, outcome_of
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from tests.conftest import PARENT
-from tests.helpers import start_create
+from tests.helpers import create_model, start_create
 
 RETRY_LOG = "Transient error from Contact Center Insights, retrying"
 
@@ -68,7 +68,7 @@ def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
 
 def test_backoff_retries_a_poll_until_it_succeeds(emulator_env: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
     hook = ContactCenterInsightsHook()
-    name = hook.create_issue_model(PARENT, {"display_name": "backoff"}).name
+    name = create_model(hook, "backoff").name
     emulator_env.inject_fault(rpc="GetOperation", code="UNAVAILABLE", rate=1.0, count=4)
     capfd.readouterr()
 
@@ -95,17 +95,24 @@ def test_sync_and_async_hooks_take_the_same_arguments(method: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])
-def test_typed_methods_start_each_operation_and_wait_for_it(emulator_env: Emulator, transport: str) -> None:
+def test_start_operation_passes_each_request_on_and_waits_for_it(emulator_env: Emulator, transport: str) -> None:
     emulator_env.set_operation_seconds(0)
     hook = ContactCenterInsightsHook(transport=transport)
-    created = hook.wait_for_operation(hook.create_issue_model(PARENT, {"display_name": "typed"}).name)
+    created = hook.wait_for_operation(create_model(hook, "typed").name)
     model = created.response["name"]
     started = {
-        "deploy": hook.deploy_issue_model(model),
-        "analyze": hook.bulk_analyze_conversations(PARENT, 'medium="CHAT"', 50.0, {"run_issue_model_annotator": True}),
-        "ingest": hook.ingest_conversations(PARENT, {"bucket_uri": "gs://b/chats"}, sample_size=7),
-        "export": hook.export_insights_data(PARENT, {"dataset": "d", "table": "t"}, "agent_id=1",
-                                            write_disposition="WRITE_APPEND"),
+        "deploy": hook.start_operation(types.DeployIssueModelRequest(name=model)),
+        "analyze": hook.start_operation(types.BulkAnalyzeConversationsRequest(
+            parent=PARENT, filter='medium="CHAT"', analysis_percentage=50.0,
+            annotator_selector={"run_issue_model_annotator": True},
+        )),
+        "ingest": hook.start_operation(types.IngestConversationsRequest(
+            parent=PARENT, gcs_source={"bucket_uri": "gs://b/chats"}, sample_size=7,
+        )),
+        "export": hook.start_operation(types.ExportInsightsDataRequest(
+            parent=PARENT, big_query_destination={"dataset": "d", "table": "t"}, filter="agent_id=1",
+            write_disposition="WRITE_APPEND",
+        )),
     }
     outcomes = {key: hook.wait_for_operation(op.name, poll_interval=0.05) for key, op in started.items()}
 

@@ -20,8 +20,8 @@ from ccai_airflow.core.budget import (
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.emulator.faults import busiest_second
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
-from ccai_airflow.hooks import _triggerer_count as triggerer_count
 from ccai_airflow.hooks.clients import Endpoint
+from ccai_airflow.hooks.contact_center_insights import _triggerer_count as triggerer_count
 from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.helpers import first_event, start_create
 
