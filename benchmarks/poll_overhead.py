@@ -3,9 +3,10 @@
 Run by ``run.py`` in its own process with ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` set. The arms are
 interleaved (A B C, then C B A, in alternate rounds) on one event loop against the same operation, so
 that noise on this shared 2-core machine hits them alike; ratios are of the medians. ``ours`` is the
-trigger's poll as it runs between two looks at an unchanged operation (the hook remembers the last running
-outcome and does not decode the same bytes again); ``ours_changed`` forgets that outcome before every poll,
-as when the operation's metadata changed since the last look (progress counters of a bulk analysis).
+trigger's poll as it runs (its ``OperationWait``'s look through the async hook, counted and reported to
+Stats) between two looks at an unchanged operation (the hook remembers the last running outcome and does
+not decode the same bytes again); ``ours_changed`` forgets that outcome before every poll, as when the
+operation's metadata changed since the last look (progress counters of a bulk analysis).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 
 from benchmarks.common import EMULATOR_HOST_ENV, PARENT, issue_model, median
+from ccai_airflow import metrics
 from ccai_airflow.core.names import parse_operation_name
 from ccai_airflow.core.outcome import Status, outcome_of
+from ccai_airflow.core.wait import OperationWait
 from ccai_airflow.emulator import EmulatorControl
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
 
@@ -62,12 +65,16 @@ async def measure(name: str, rounds: int, warmup: int, target: str) -> dict[str,
         transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(target))
     )
 
+    # As the trigger polls: through its OperationWait, which counts each look and reports it to Airflow's Stats.
+    wait = OperationWait(name, poll=hook.poll, meter=metrics)
+    changed_wait = OperationWait(name, poll=changed.poll, meter=metrics)
+
     async def ours() -> Any:
-        return await hook.poll(name)
+        return await wait.alook()
 
     async def ours_changed() -> Any:
         changed._last_running = None
-        return await changed.poll(name)
+        return await changed_wait.alook()
 
     async def baseline() -> Any:
         return await bare.get_operation(request={"name": name})

@@ -113,7 +113,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
             self._first_poke_at = time.time()
         outcome = wait.look()
         if not outcome.done:
-            log_progress(self.log, outcome, wait.counts)
+            log_progress(self.log, outcome, wait.tally)
             self._schedule_next_poke(outcome.elapsed_seconds(), wait.end_time)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self.finish(context, self.wait_ended(outcome)))

@@ -98,7 +98,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = self._bound_wait()
         outcome = await wait.arun(self.log, asyncio.sleep)
-        yield TriggerEvent({**outcome.to_event(), "wait": wait.counts.to_event()})
+        yield TriggerEvent({**outcome.to_event(), "wait": wait.tally.to_event()})
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed/success, clear): cancel if asked to.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from ccai_airflow import metrics
@@ -25,7 +25,7 @@ from ccai_airflow.compat import (
 )
 from ccai_airflow.core.names import validate_flag
 from ccai_airflow.core.outcome import Outcome
-from ccai_airflow.core.progress import WaitTally, log_progress
+from ccai_airflow.core.progress import WaitTally
 from ccai_airflow.core.wait import Ending, OperationWait, finish_outcome
 from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES, validate_max_xcom_bytes, validate_response_fields
 from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError, ContactCenterInsightsXComTooLargeError
@@ -42,8 +42,7 @@ DEFERRAL_TIMEOUT_GRACE_S = 60.0
 
 
 class OperationWaitMixin:
-    """Mixed into the sensor and the operators, whose ``__init__`` sets the connection's four attributes
-    and calls :meth:`init_wait_options`."""
+    """Mixed into the sensor and the operators; their ``__init__`` sets the connection and the options."""
 
     gcp_conn_id: str
     impersonation_chain: str | Sequence[str] | None
@@ -103,15 +102,9 @@ class OperationWaitMixin:
     def wait_step(self, wait: OperationWait, deferrable: bool, method_name: str = "execute_complete") -> Outcome:
         """Wait in this worker until done or the deadline; deferrable: look once, then defer (resuming in
         ``method_name``) unless it is done already."""
-        if deferrable:
-            outcome = wait.look()
-            if not outcome.done:
-                log_progress(self.log, outcome, wait.counts)
-                self.log.info("Waiting for %s in the triggerer until end_time=%s.", wait.name, wait.end_time)
-                self.defer_until_done(wait, method_name)
-        else:
-            outcome = wait.run(self.log)
-        return self.wait_ended(outcome)
+        if not deferrable:
+            return wait.run(self.log)
+        return wait.look_or_hand_over(self.log, partial(self.defer_until_done, method_name=method_name))
 
     def defer_until_done(self, wait: OperationWait, method_name: str = "execute_complete") -> None:
         """Hand the wait to the triggerer; ``method_name`` runs when it is over.
@@ -119,6 +112,7 @@ class OperationWaitMixin:
         What the continuation needs comes from the trigger's event and the server, not from the deferral's
         kwargs: ``dag.test`` (and so ``airflow dags test``) drops those on resume.
         """
+        self.log.info("Waiting for %s in the triggerer until end_time=%s.", wait.name, wait.end_time)
         wait.deferring()
         remaining = wait.remaining()
         self.defer(
@@ -141,8 +135,7 @@ class OperationWaitMixin:
 
     def wait_ended(self, outcome: Outcome) -> Outcome:
         """Every wait ends here, in whichever mode it waited: one line of what it cost."""
-        wait = self._wait or self._bind(OperationWait(outcome.operation_name, cancel_on_kill=self.cancel_on_kill))
-        self.log.info("%s", wait.summary(outcome))
+        self.log.info("%s", (self._wait or OperationWait(outcome.operation_name)).tally.summary(outcome))
         return outcome
 
     # -- cancellation (the rule is the wait's) ---------------------------------------------------
@@ -188,7 +181,7 @@ class OperationWaitMixin:
 
     def timeout_error(self, context: Any, message: str) -> BaseException:
         """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""
-        started = self._wait.counts.started if self._wait is not None else None
+        started = self._wait.tally.started if self._wait is not None else None
         if timeout_is_final(context, self.wait_timeout, started):
             return AirflowSensorTimeout(message)
         return AirflowTaskTimeout(f"{message} (execution_timeout={self.execution_timeout})")

@@ -6,7 +6,7 @@ at a commit):
     .venv/bin/python scripts/extract_field_behavior.py /path/to/googleapis [--commit SHA]
 
 Only the message types the emulator's served requests reach are written (so the extract stays small);
-``tests/test_emulator_contract.py`` compares them with what the emulator reads from the installed
+``tests/emulator/test_field_behavior.py`` compares them with what the emulator reads from the installed
 client's docstrings. Nothing at test time reads outside the repository.
 """
 

@@ -15,9 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccai_airflow.core.outcome import Outcome
+from ccai_airflow.core.outcome import Outcome, Status
 
-__all__ = ["WaitTally", "log_progress"]
+__all__ = ["MIN_BUDGET_WAIT_S", "WaitTally", "log_progress"]
+
+# Shorter budget waits than this are the pacing's rounding, not a wait worth counting.
+MIN_BUDGET_WAIT_S = 0.001
 
 
 @dataclass
@@ -35,6 +38,20 @@ class WaitTally:
 
     def retried(self, code: str) -> None:
         self.retries[code] = self.retries.get(code, 0) + 1
+
+    def polled(self, outcome: Outcome) -> bool:
+        """Count one look; True when it is the first that found the operation done (a TIMEOUT is not done)."""
+        self.polls += 1
+        first_done = outcome.done and outcome.status is not Status.TIMEOUT and not self.seen_done
+        self.seen_done = self.seen_done or first_done
+        return first_done
+
+    def budget_waited(self, seconds: float) -> bool:
+        """Count time a request waited for the budget; False (not counted) for the pacing's rounding."""
+        if seconds < MIN_BUDGET_WAIT_S:
+            return False
+        self.budget_wait_s += seconds
+        return True
 
     def progress_changed(self, outcome: Outcome) -> bool:
         """Whether this running outcome's counters differ from the last ones logged (True at the first look)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ccai_airflow.core.cancelling import cancel_logged
+from ccai_airflow.core.cancelling import CancelRule
 from ccai_airflow.core.names import parse_operation_name, validate_flag, validate_seconds
 from ccai_airflow.core.outcome import Outcome, Status
 from ccai_airflow.core.polling import PollingPolicy, Step, next_step
@@ -35,10 +35,6 @@ __all__ = [
     "PollObserver",
     "finish_outcome",
 ]
-
-# Shorter budget waits than this are the pacing's rounding, not a wait worth counting.
-MIN_BUDGET_WAIT_S = 0.001
-
 
 class PollObserver(Protocol):
     """What a hook tells the wait about the attempts of one poll (the wait counts them; the hook keeps none)."""
@@ -100,48 +96,34 @@ class Finish:
 
 @dataclass(eq=False)
 class OperationWait:
-    """The wait for operation ``name``: until ``end_time`` (Unix seconds; None: none), polling every
-    ``poll_interval`` seconds (None: the adaptive ``DEFAULT_POLLING``).
-
-    ``poll(name, retry_timeout, observer)`` and ``cancel(name)`` are the hook's; they are not part of the
-    wait's value (equality and the trigger kwargs), so a wait rebuilt in the triggerer is handed the async
-    ones. ``meter`` receives the counts (``NO_METER``: none).
-    """
+    """The wait for operation ``name`` until ``end_time`` (Unix seconds; None: none), polling every
+    ``poll_interval`` seconds (None: the adaptive ``DEFAULT_POLLING``). ``poll(name, retry_timeout, observer)``
+    and ``cancel(name)`` are the hook's, not part of the wait's value (equality, trigger kwargs): a wait rebuilt
+    in the triggerer is handed the async ones. ``meter`` receives the counts (``NO_METER``: none)."""
 
     name: str
     end_time: float | None = None
     poll_interval: float | None = None
     cancel_on_kill: bool = False
-    tally: WaitTally | None = None
+    tally: WaitTally = None  # type: ignore[assignment]  # None: a fresh one, made by __post_init__
     poll: SyncPoll | AsyncPoll | None = field(default=None, repr=False)
     cancel: Callable[[str], Any] | None = field(default=None, repr=False)
     meter: Meter = field(default=NO_METER, repr=False)
     last_status: Status | None = field(default=None, repr=False)
-    _cancel_requested: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.name = parse_operation_name(self.name).name
         self.poll_interval = validate_seconds("poll_interval", self.poll_interval, zero_ok=False)
-        if self.end_time is not None and (
-            isinstance(self.end_time, bool) or not isinstance(self.end_time, int | float)
-        ):
-            raise ValueError(f"Invalid end_time {self.end_time!r}: expected Unix seconds or None.")
-        self.end_time = None if self.end_time is None else float(self.end_time)
+        self.end_time = _unix_seconds("end_time", self.end_time)
         self.cancel_on_kill = validate_flag("cancel_on_kill", self.cancel_on_kill)
+        self.cancel_rule = CancelRule(self.cancel_on_kill)
         if self.tally is None:
             self.tally = WaitTally(self.name)
         self.policy = PollingPolicy.for_interval(self.poll_interval)
 
-    @property
-    def counts(self) -> WaitTally:
-        assert self.tally is not None  # set by __post_init__
-        return self.tally
-
     def __eq__(self, other: object) -> bool:
         """Two waits are equal when they cross into the triggerer the same."""
         return isinstance(other, OperationWait) and self.to_trigger_kwargs() == other.to_trigger_kwargs()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: the tally counts on
 
     # -- into and out of the triggerer ---------------------------------------------------------------
     def to_trigger_kwargs(self) -> dict[str, Any]:
@@ -151,7 +133,7 @@ class OperationWait:
             "poll_interval": self.poll_interval,
             "end_time": self.end_time,
             "cancel_on_kill": self.cancel_on_kill,
-            "wait_tally": self.counts.to_event(),
+            "wait_tally": self.tally.to_event(),
         }
 
     @classmethod
@@ -164,7 +146,7 @@ class OperationWait:
         return cls(
             name=name, end_time=kwargs.get("end_time"), poll_interval=kwargs.get("poll_interval"),
             cancel_on_kill=kwargs.get("cancel_on_kill", False),
-            tally=WaitTally.from_event(parse_operation_name(name).name, tally) if tally is not None else None,
+            tally=WaitTally.from_event(parse_operation_name(name).name, tally),
             meter=meter,
         )
 
@@ -175,35 +157,48 @@ class OperationWait:
 
     def step(self, outcome: Outcome, now: float | None = None) -> Step:
         """What next after a look: finish (done, or the deadline passed: TIMEOUT) or sleep and look again."""
-        step = next_step(outcome, self.policy, self.counts.started, self.end_time, time.time() if now is None else now)
+        step = next_step(outcome, self.policy, self.tally.started, self.end_time, time.time() if now is None else now)
         if step.finished:
             self.last_status = step.outcome.status
         return step
 
-    def look(self) -> Outcome:
-        """One poll through the sync ``poll``, counted."""
+    def _poll(self) -> Any:
         if self.poll is None:
             raise TypeError(f"The wait for {self.name} was handed no poll function.")
-        return self.observe(self.poll(self.name, self.remaining(), self))  # type: ignore[arg-type]
+        return self.poll(self.name, self.remaining(), self)
+
+    def look(self) -> Outcome:
+        """One poll through the sync ``poll``, counted."""
+        return self.observe(self._poll())
 
     async def alook(self) -> Outcome:
         """One poll through the async ``poll``, counted."""
-        if self.poll is None:
-            raise TypeError(f"The wait for {self.name} was handed no poll function.")
-        return self.observe(await self.poll(self.name, self.remaining(), self))  # type: ignore[misc]
+        return self.observe(await self._poll())
 
     def run(self, log: Any, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-        """Look until done or past the deadline, in this thread; past the deadline it cancels the operation
-        if asked to."""
+        """Look until done or past the deadline, in this thread (past the deadline it cancels the operation if
+        asked to); the wait ends with its summary line."""
         while True:
             outcome = self.look()
             step = self.step(outcome)
             if step.sleep is None:
                 if step.outcome.status is Status.TIMEOUT:
                     self.cancel_abandoned(log, "the deadline passed")
+                log.info("%s", self.tally.summary(step.outcome))
                 return step.outcome
-            log_progress(log, outcome, self.counts)
+            log_progress(log, outcome, self.tally)
             sleep(step.sleep)
+
+    def look_or_hand_over(self, log: Any, hand_over: Callable[[OperationWait], Any]) -> Outcome:
+        """One look: done, the wait ends here with its summary line; else the wait is handed over whole
+        (``hand_over``: the task defers to the triggerer, which raises)."""
+        outcome = self.look()
+        if outcome.done:
+            log.info("%s", self.tally.summary(outcome))
+            return outcome
+        log_progress(log, outcome, self.tally)
+        hand_over(self)
+        return outcome
 
     async def arun(self, log: Any, sleep: Callable[[float], Awaitable[None]]) -> Outcome:
         """As :meth:`run`, in an event loop; past the deadline it cancels the operation if asked to."""
@@ -214,71 +209,46 @@ class OperationWait:
                 if step.outcome.status is Status.TIMEOUT:
                     await self.acancel_abandoned(log, "the deadline passed")
                 return step.outcome
-            log_progress(log, outcome, self.counts)
+            log_progress(log, outcome, self.tally)
             await sleep(step.sleep)
 
     # -- counting (the hook reports through PollObserver; the meter gets the same counts) ----------------
     def observe(self, outcome: Outcome) -> Outcome:
-        tally = self.counts
-        tally.polls += 1
-        first_done = outcome.done and outcome.status is not Status.TIMEOUT and not tally.seen_done
-        if first_done:
-            tally.seen_done = True
         self.last_status = outcome.status
-        self.meter.polled(outcome, first_done)
+        self.meter.polled(outcome, self.tally.polled(outcome))
         return outcome
 
     def retried(self, code: str) -> None:
-        self.counts.retried(code)
+        self.tally.retried(code)
         self.meter.retried(code)
 
     def budget_waited(self, seconds: float) -> None:
-        if seconds < MIN_BUDGET_WAIT_S:
-            return
-        self.counts.budget_wait_s += seconds
-        self.meter.budget_waited(seconds)
+        if self.tally.budget_waited(seconds):
+            self.meter.budget_waited(seconds)
 
     def deferring(self, now: float | None = None) -> None:
         """The wait is handed to the triggerer now."""
-        self.counts.deferred_at = time.time() if now is None else now
+        self.tally.deferred_at = time.time() if now is None else now
 
     def resumed(self, now: float | None = None) -> None:
         """The task resumed after the triggerer: how long it was deferred goes to the meter."""
-        if self.counts.deferred_at is not None:
-            self.meter.deferred((time.time() if now is None else now) - self.counts.deferred_at)
+        if self.tally.deferred_at is not None:
+            self.meter.deferred((time.time() if now is None else now) - self.tally.deferred_at)
 
-    def summary(self, outcome: Outcome) -> str:
-        """The one line that ends every wait, in whichever mode it waited."""
-        self.last_status = outcome.status
-        return self.counts.summary(outcome)
-
-    # -- the cancel rule ---------------------------------------------------------------------------
-    def should_cancel(self) -> bool:
-        """With ``cancel_on_kill``, once, and only while the operation may still be running."""
-        return (self.cancel_on_kill and not self._cancel_requested
-                and self.last_status in (None, Status.RUNNING, Status.TIMEOUT))
-
+    # -- the cancel rule (CancelRule: once, only while the operation may still be running) ---------------
     def cancel_abandoned(self, log: Any, why: str) -> None:
         """Cancel through the sync ``cancel`` if the rule says so; a failed cancel is logged, not raised."""
-        if self.cancel is None or not self.should_cancel():
-            return
-        self._cancel_requested = True
-        with cancel_logged(log, self.name, why):
-            self.cancel(self.name)
+        self.cancel_rule.cancel(log, self.name, self.last_status, self.cancel, why)
 
     async def acancel_abandoned(self, log: Any, why: str) -> None:
         """As :meth:`cancel_abandoned`, through the async ``cancel``."""
-        if self.cancel is None or not self.should_cancel():
-            return
-        self._cancel_requested = True
-        with cancel_logged(log, self.name, why):
-            await self.cancel(self.name)
+        await self.cancel_rule.acancel(log, self.name, self.last_status, self.cancel, why)
 
-    # -- the finish --------------------------------------------------------------------------------
-    def finish(self, outcome: Outcome, response_fields: Any = None, max_xcom_bytes: int | None = None) -> Finish:
-        """How this wait ends the task (see :func:`finish_outcome`)."""
-        self.last_status = outcome.status
-        return finish_outcome(outcome, response_fields, max_xcom_bytes)
+
+def _unix_seconds(arg: str, value: Any) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"Invalid {arg} {value!r}: expected Unix seconds or None.")
+    return None if value is None else float(value)
 
 
 def finish_outcome(outcome: Outcome, response_fields: Any = None, max_xcom_bytes: int | None = None) -> Finish:

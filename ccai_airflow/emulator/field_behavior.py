@@ -5,7 +5,7 @@ descriptors the installed client registers at run time carry none of them. The g
 same marks as the first words of each field's description in the type's "Attributes:" docstring
 section ("Required. The parent resource...", "Output only. Immutable. The issue model's..."), so the
 emulator reads them there, at import: whatever version of ``google-cloud-contact-center-insights`` is
-installed, the rules follow it. ``tests/test_emulator_contract.py`` cross-checks what is read here
+installed, the rules follow it. ``tests/emulator/test_field_behavior.py`` cross-checks what is read here
 against ``tests/fixtures/field_behavior.json``, an extract of the ``.proto`` annotations made by
 ``scripts/extract_field_behavior.py``.
 

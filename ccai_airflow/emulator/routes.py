@@ -80,7 +80,7 @@ RPCS: tuple[Rpc, ...] = (
          "bulk_analyze_conversations"),
     _rpc("IngestConversations", INSIGHTS, types.IngestConversationsRequest.pb(), "ingest_conversations"),
     _rpc("ExportInsightsData", INSIGHTS, types.ExportInsightsDataRequest.pb(), "export_insights_data"),
-    # Conversations, location settings and the location-level operations (issue 14, first half).
+    # Conversations, location settings and the location-level operations.
     _rpc("UploadConversation", INSIGHTS, types.UploadConversationRequest.pb(), "upload_conversation"),
     _rpc("GetConversation", INSIGHTS, types.GetConversationRequest.pb(), "get_conversation"),
     _rpc("ListConversations", INSIGHTS, types.ListConversationsRequest.pb(), "list_conversations"),

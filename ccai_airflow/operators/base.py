@@ -1,10 +1,5 @@
-"""The base of every operator: start one long-running operation, push its name, maybe wait.
-
-A task retry after the worker died mid-wait does not start a second operation: the name is kept
-in Airflow's ``task_state_store`` (per task instance, across tries; before 3.3 the retry finds the
-operation by its request, ``resume.adoptable``) and a retry resumes waiting on it while it is
-running or succeeded. If it failed, the retry starts a new one.
-"""
+"""The base of every operator: build the request, start one long-running operation (or resume an earlier
+try's, ``resuming``), push its name, maybe wait."""
 
 from __future__ import annotations
 
@@ -27,7 +22,6 @@ from ccai_airflow.core.names import (
     validate_transport,
 )
 from ccai_airflow.core.outcome import Status
-from ccai_airflow.core.resume import adoptable
 from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
@@ -37,12 +31,10 @@ from ccai_airflow.links import (
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
-from ccai_airflow.task_state import has_task_state, set_task_state, task_state
+from ccai_airflow.operators.resuming import resume_or_start
 from ccai_airflow.waiting import OperationWaitMixin
 
 __all__ = ["ContactCenterInsightsStartOperationOperator"]
-
-STATE_KEY = "ccai_operation_name"
 
 
 class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleCloudBaseOperator):
@@ -191,43 +183,9 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         return f"projects/{self._project_id()}/locations/{self.location}"
 
     def _resume_or_start(self, context: Any) -> str:
-        """The operation of an earlier try if it is still running or succeeded; else a new one.
-
-        Airflow 3.3+ keeps the name in ``task_state_store``. Before 3.3 a retry looks for it: the newest
-        operation under the parent with the same request, started since the DAG run began (``adoptable``).
-        """
+        """The operation of an earlier try if it is still running or succeeded; else a new one."""
         parent = self._parent()
-        request = self.build_request(parent)
-        previous = task_state(context, STATE_KEY)
-        if previous is None and not has_task_state(context) and _try_number(context) > 1:
-            previous = self._earlier_try_operation(context, parent, request)
-        if isinstance(previous, str):
-            outcome = self.hook.poll(previous)
-            if outcome.status in (Status.RUNNING, Status.SUCCEEDED):
-                self.log.info("Resuming operation %s started by an earlier try (%s).", previous, outcome.status)
-                return previous
-            self.log.warning("Operation %s of an earlier try ended %s: %s; starting a new one.",
-                             previous, outcome.status, outcome.error_message)
-        operation = self.start(request)
-        self.log.info("%s started operation %s", type(self).__name__, operation.name)
-        set_task_state(context, STATE_KEY, operation.name)
-        return str(operation.name)
-
-    def _earlier_try_operation(self, context: Any, parent: str, request: Any) -> str | None:
-        since = getattr(context.get("dag_run"), "start_date", None)
-        found = adoptable(self.hook.list_operations(parent), request, since)
-        if found is not None:
-            self.log.info("Found operation %s with this task's request, started by an earlier try.", found)
-        return found
-
-
-def _try_number(context: Any) -> int:
-    return int(getattr(context.get("ti"), "try_number", 1) or 1)
-
-
-def _field(request: Any, name: str) -> Any:
-    """A field of a proto-plus request if it was set (None if not), to pass on to a typed hook method."""
-    return getattr(request, name) if name in request else None
+        return resume_or_start(context, self.log, self.hook, parent, self.build_request(parent), self.start)
 
 
 def _message(message_type: Any, value: Any, arg: str) -> Any:

@@ -62,7 +62,8 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         response = super().finish(context, outcome)
         ContactCenterInsightsIssueModelLink.persist(
             context=context, project_id=self._project_id(), location=self.location,
-            issue_model_id=str(response.get("name", "")).rsplit("/", 1)[-1],
+            # The whole response names the model: ``response_fields`` may have cut the name from what is pushed.
+            issue_model_id=str((outcome.response or {}).get("name", "")).rsplit("/", 1)[-1],
         )
         return response
 
