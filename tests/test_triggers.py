@@ -122,3 +122,52 @@ async def test_rebuilt_trigger_resumes_and_gives_the_same_result(emulator_env: E
     assert emulator_env.call_counts().get("CancelOperation", 0) == 0
 
 
+
+
+# -- a triggerer restarted across an upgrade ----------------------------------------------------
+# The class path and kwargs of a trigger row as the release before OperationWait wrote them.
+EARLIER_RELEASE_CLASSPATH = "ccai_airflow.triggers.ContactCenterInsightsOperationTrigger"
+
+
+def earlier_release_kwargs(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "operation_name": name, "poll_interval": 0.1, "gcp_conn_id": "google_cloud_default",
+        "impersonation_chain": None, "transport": "grpc", "api_endpoint": None,
+        "end_time": time.time() + 30, "cancel_on_kill": False,
+        "wait_tally": {"started": time.time() - 60, "polls": 4, "retries": {"UNAVAILABLE": 1},
+                       "budget_wait_s": 0.0, "deferred_at": time.time() - 59},
+        **overrides,
+    }
+
+
+async def test_a_trigger_row_of_the_earlier_release_resumes_its_wait(emulator_env: Emulator, airflow_db: str) -> None:
+    from airflow.models.trigger import Trigger
+
+    try:  # where this Airflow's triggerer job imports it from
+        from airflow._shared.module_loading import import_string
+    except ImportError:
+        from airflow.utils.module_loading import import_string  # type: ignore[no-redef]
+
+    old = earlier_release_kwargs(start_create())
+    row = Trigger(classpath=EARLIER_RELEASE_CLASSPATH, kwargs=old)  # as the trigger table stores it (encrypted)
+
+    trigger = import_string(row.classpath)(**row.kwargs)  # what the triggerer does with the row
+
+    assert trigger.serialize() == (EARLIER_RELEASE_CLASSPATH, old), "the same row when written back"
+    event = await first_event(trigger)
+    assert event["status"] == "succeeded"
+    assert event["wait"]["polls"] > 4 and event["wait"]["retries"] == {"UNAVAILABLE": 1}, "counted on"
+    assert event["wait"]["started"] == old["wait_tally"]["started"]
+
+
+@pytest.mark.parametrize("missing", ["wait_tally", "cancel_on_kill", "end_time", "poll_interval"])
+def test_a_trigger_row_without_a_later_key_loads_with_its_default(missing: str) -> None:
+    old = earlier_release_kwargs(f"{PARENT}/operations/7")
+    del old[missing]
+    trigger = ContactCenterInsightsOperationTrigger(**old)
+    defaults = {"cancel_on_kill": False, "end_time": None, "poll_interval": None}
+    kwargs = trigger.serialize()[1]
+    if missing == "wait_tally":
+        assert kwargs["wait_tally"]["polls"] == 0
+    else:
+        assert kwargs[missing] == defaults[missing]

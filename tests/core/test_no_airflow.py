@@ -6,7 +6,11 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import ccai_airflow.core
+
+pytestmark = pytest.mark.airflow_independent  # no Airflow code runs here
 
 
 def test_no_module_of_the_core_imports_airflow() -> None:

@@ -73,7 +73,7 @@ def test_a_long_wait_with_no_new_counters_logs_one_line(
     assert outcome.status is Status.SUCCEEDED
     output = capfd.readouterr()
     lines = [line for line in (output.out + output.err).splitlines() if RUNNING in line]
-    polls = wait.counts.polls
+    polls = wait.tally.polls
     assert polls >= 5, "the wait should have polled several times"
     assert len(lines) == 1, lines
     assert polls == emulator_env.call_counts()["GetOperation"]

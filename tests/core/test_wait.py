@@ -51,7 +51,7 @@ def test_trigger_kwargs_round_trip_exactly_through_json() -> None:
 
     assert again == wait
     assert again.to_trigger_kwargs() == wait.to_trigger_kwargs() == kwargs
-    counts = again.counts
+    counts = again.tally
     assert (counts.polls, counts.retries, counts.deferred_at) == (3, {"UNAVAILABLE": 2}, 1796160001.25)
     assert again != OperationWait(OP_NAME, end_time=1796163600.5, poll_interval=7.0, cancel_on_kill=True)
 
@@ -60,7 +60,7 @@ def test_kwargs_without_the_keys_added_later_load_with_their_defaults() -> None:
     # The oldest trigger kwargs carried only the name, the interval and the deadline.
     wait = OperationWait.from_trigger_kwargs({"operation_name": OP_NAME, "poll_interval": None, "end_time": None})
 
-    assert (wait.cancel_on_kill, wait.end_time, wait.counts.polls) == (False, None, 0)
+    assert (wait.cancel_on_kill, wait.end_time, wait.tally.polls) == (False, None, 0)
     assert wait.to_trigger_kwargs()["wait_tally"]["retries"] == {}
 
 
@@ -104,9 +104,9 @@ def test_a_wait_counts_its_polls_and_reports_the_first_done_once() -> None:
     wait.budget_waited(0.0001)  # the pacing's rounding: not counted
     wait.budget_waited(0.25)
 
-    assert wait.counts.polls == 3
-    assert wait.counts.retries == {"UNAVAILABLE": 1}
-    assert wait.counts.budget_wait_s == 0.25
+    assert wait.tally.polls == 3
+    assert wait.tally.retries == {"UNAVAILABLE": 1}
+    assert wait.tally.budget_wait_s == 0.25
     assert [c for c in meter.calls if c[0] == "polled"] == [
         ("polled", (Status.RUNNING, False)), ("polled", (Status.SUCCEEDED, True)),
         ("polled", (Status.SUCCEEDED, False)),
@@ -151,8 +151,8 @@ def test_a_wait_runs_through_the_hooks_poll_until_done(emulator_env: Emulator) -
     outcome = wait.run(LOG)
 
     assert outcome.status is Status.SUCCEEDED
-    assert wait.counts.retries == {"UNAVAILABLE": 1}, "the hook told the wait of its retry"
-    assert wait.counts.polls == emulator_env.call_counts()["GetOperation"] - 1
+    assert wait.tally.retries == {"UNAVAILABLE": 1}, "the hook told the wait of its retry"
+    assert wait.tally.polls == emulator_env.call_counts()["GetOperation"] - 1
     wait.cancel_abandoned(LOG, "too late")
     assert cancels(emulator_env) == 0, "a succeeded operation is never cancelled"
 

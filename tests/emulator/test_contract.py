@@ -14,16 +14,14 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import contact_center_insights_v1 as ci
 from google.longrunning import operations_pb2
-from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.emulator.contract import CONTRACTS
-from ccai_airflow.emulator.field_behavior import behaviors, parse_attributes
 from ccai_airflow.emulator.routes import OPERATIONS, RPCS, Rpc
 from tests.conftest import PARENT
-from tests.emulator.test_emulator import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
+from tests.emulator.clients import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent
@@ -118,38 +116,6 @@ def test_every_served_rpc_has_a_contract_and_a_test_request() -> None:
         assert rpc.request_type.DESCRIPTOR.full_name in EXTRACT["messages"], (
             f"{rpc.name}: run scripts/extract_field_behavior.py to add its request to the extract"
         )
-
-
-def test_docstring_behaviours_match_the_proto_extract() -> None:
-    """What the emulator reads from the installed client equals the .proto's google.api.field_behavior."""
-    pool = descriptor_pool.Default()
-    compared = 0
-    for full_name, fields in EXTRACT["messages"].items():
-        descriptor = pool.FindMessageTypeByName(full_name)
-        read = behaviors(descriptor)
-        for field in descriptor.fields:
-            if field.name in fields:  # a field newer than the extract (or the client) is not compared
-                assert sorted(read.get(field.name, ())) == fields[field.name], (full_name, field.name)
-                compared += 1
-    assert compared >= 60
-
-
-def test_docstring_parser_reads_leading_marks_only() -> None:
-    doc = """A thing.
-
-    Attributes:
-        name (str):
-            Output only. Immutable. The name. Required. is not a mark here
-        type_ (int):
-            Required. A keyword-named field.
-        plain (str):
-            Nothing special.
-    """
-    assert parse_attributes(doc) == {
-        "name": frozenset({"OUTPUT_ONLY", "IMMUTABLE"}),
-        "type_": frozenset({"REQUIRED"}),
-        "plain": frozenset(),
-    }
 
 
 def test_name_forms_are_the_clients_path_helpers() -> None:
@@ -330,3 +296,32 @@ def test_operations_requests_have_no_field_behaviour() -> None:
     for request in (operations_pb2.GetOperationRequest, operations_pb2.ListOperationsRequest):
         assert EXTRACT["messages"][request.DESCRIPTOR.full_name]
         assert not any(EXTRACT["messages"][request.DESCRIPTOR.full_name].values())
+
+
+# -- malformed names, over both transports and over gRPC only --------------------------------------
+BAD_MODEL_NAMES = ["projects/p/locations/l/issueModels/bad id", "projects/p q/locations/l/issueModels/1"]
+
+
+@pytest.mark.parametrize("name", BAD_MODEL_NAMES)
+def test_malformed_issue_model_name_is_invalid_argument(client: Client, name: str) -> None:
+    for method in ("get_issue_model", "deploy_issue_model", "delete_issue_model"):
+        err = error_of(lambda method=method: getattr(client, method)(name=name))
+        assert status_of(err) == "INVALID_ARGUMENT", (method, err)
+        assert repr(name) in err.message
+
+
+def test_malformed_names_over_grpc_only(grpc_client: Client) -> None:
+    """Names the REST client refuses itself (no matching URL) reach the server over gRPC."""
+    for name in ("bogus", "projects/p/issueModels/1", f"{PARENT}/issueModels/1/extra", ""):
+        err = error_of(lambda name=name: grpc_client.get_issue_model(name=name))
+        assert isinstance(err, exceptions.InvalidArgument) and repr(name) in err.message
+    err = error_of(lambda: grpc_client.get_operation(request={"name": "operations/1"}))
+    assert isinstance(err, exceptions.InvalidArgument) and "'operations/1'" in err.message
+    err = error_of(lambda: grpc_client.create_issue_model(parent="projects/p", issue_model={}))
+    assert isinstance(err, exceptions.InvalidArgument) and "'projects/p'" in err.message
+
+
+def test_malformed_operation_name_is_invalid_argument(client: Client) -> None:
+    name = "projects/p/locations/l/operations/bad id"
+    err = error_of(lambda: client.get_operation(request={"name": name}))
+    assert status_of(err) == "INVALID_ARGUMENT" and repr(name) in err.message

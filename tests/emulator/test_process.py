@@ -1,4 +1,5 @@
-"""The emulator as its own process: `python -m ccai_airflow.emulator` and the `ccai-emulator` script."""
+"""The emulator as its own process: `python -m ccai_airflow.emulator`, the `ccai-emulator` script, and
+``process.EmulatorProcess``, which runs the module for `make demo` and the benchmarks."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
+from ccai_airflow.emulator.process import EmulatorProcess
 from tests.conftest import PARENT
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
@@ -127,3 +129,24 @@ def test_bad_argument_exits_nonzero_naming_the_value(tmp_path: Path, args: list[
     assert stdout == "", "no ready line for a bad argument"
     assert named in stderr and args[0] in stderr
     assert "Traceback" not in stderr
+
+
+def test_emulator_process_serves_answers_its_controls_and_stops_cleanly(tmp_path: Path) -> None:
+    with EmulatorProcess(operation_seconds=0.2, seed=7, cwd=tmp_path) as emu:
+        _check_info(emu.info)
+        assert (emu.grpc_target, emu.rest_url) == (emu.info["grpc_target"], emu.info["rest_url"])
+        _create_and_finish(emu.info)
+        assert emu.controls.call_counts()["CreateIssueModel"] == 1
+        assert emu.controls is emu.controls, "one control client, one keep-alive connection"
+        process = emu.process
+        assert process is not None and process.poll() is None and emu.pid == process.pid
+    assert process.returncode == 0, "SIGTERM on the way out: a clean exit"
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = emu.pid
+
+
+def test_emulator_process_that_prints_no_ready_line_fails_start(tmp_path: Path) -> None:
+    emu = EmulatorProcess(operation_seconds=-2, cwd=tmp_path, start_timeout=START_TIMEOUT_S)
+    with pytest.raises(RuntimeError, match="no ready line"):
+        emu.start()  # the module refuses -2 and exits before its ready line
+    assert emu.process is None, "stopped after the failed start"

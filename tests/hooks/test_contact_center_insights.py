@@ -7,11 +7,10 @@ import inspect
 import time
 
 import pytest
-from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
 from ccai_airflow.core.names import InvalidOperationNameError
-from ccai_airflow.core.outcome import Status, outcome_of
+from ccai_airflow.core.outcome import outcome_of
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
 from tests.conftest import PARENT
@@ -92,36 +91,3 @@ def test_sync_and_async_hooks_take_the_same_arguments(method: str) -> None:
     assert list(sync.parameters) == list(async_.parameters)
     assert [p.default for p in sync.parameters.values()] == [p.default for p in async_.parameters.values()]
     assert inspect.iscoroutinefunction(getattr(ContactCenterInsightsAsyncHook, method))
-
-
-@pytest.mark.parametrize("transport", ["grpc", "rest"])
-def test_start_operation_passes_each_request_on_and_waits_for_it(emulator_env: Emulator, transport: str) -> None:
-    emulator_env.set_operation_seconds(0)
-    hook = ContactCenterInsightsHook(transport=transport)
-    created = hook.wait_for_operation(create_model(hook, "typed").name)
-    model = created.response["name"]
-    started = {
-        "deploy": hook.start_operation(types.DeployIssueModelRequest(name=model)),
-        "analyze": hook.start_operation(types.BulkAnalyzeConversationsRequest(
-            parent=PARENT, filter='medium="CHAT"', analysis_percentage=50.0,
-            annotator_selector={"run_issue_model_annotator": True},
-        )),
-        "ingest": hook.start_operation(types.IngestConversationsRequest(
-            parent=PARENT, gcs_source={"bucket_uri": "gs://b/chats"}, sample_size=7,
-        )),
-        "export": hook.start_operation(types.ExportInsightsDataRequest(
-            parent=PARENT, big_query_destination={"dataset": "d", "table": "t"}, filter="agent_id=1",
-            write_disposition="WRITE_APPEND",
-        )),
-    }
-    outcomes = {key: hook.wait_for_operation(op.name, poll_interval=0.05) for key, op in started.items()}
-
-    assert created.status is Status.SUCCEEDED
-    assert {key: outcome.status for key, outcome in outcomes.items()} == dict.fromkeys(started, Status.SUCCEEDED)
-    request = outcomes["export"].metadata["request"]
-    assert request["bigQueryDestination"] == {"dataset": "d", "table": "t"}
-    assert request["writeDisposition"] == "WRITE_APPEND"
-    assert outcomes["ingest"].metadata["request"]["sampleSize"] == 7
-    assert hook.get_issue_model(model).state == types.IssueModel.State.DEPLOYED
-    assert [m.name for m in hook.list_issue_models(PARENT)] == [model]
-    assert outcome_of(hook.get_operation(started["deploy"].name)).status is Status.SUCCEEDED

@@ -1,32 +1,22 @@
-"""The operators run by Airflow (dag.test) against the emulator."""
+"""The base operator (base.py): what every operator does, run by Airflow (dag.test) against the emulator, and
+the argument handling the operators share."""
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
+from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow.emulator import Emulator
+from ccai_airflow.operators import ContactCenterInsightsStartOperationOperator
+from ccai_airflow.operators.base import _message
+from tests.conftest import PARENT
 from tests.helpers import run_dag, states, xcom
 
 OPERATION_PREFIX = "projects/test-project/locations/us-central1/operations/"
-
-
-@pytest.mark.parametrize("suffix", ["wait", "deferrable", "rest"])
-def test_create_waits_and_pushes_the_model(suffix: str, emulator_env: Emulator, airflow_db: str) -> None:
-    dag_run = run_dag(f"ccai_test_create_{suffix}")
-
-    assert states(dag_run) == {"create": "success", "check_model": "success"}
-    assert emulator_env.call_counts()["CreateIssueModel"] == 1
-    model = xcom(dag_run, "create")
-    assert model["state"] == "UNDEPLOYED"
-    assert xcom(dag_run, "create", "issue_model_name") == model["name"]
-    assert xcom(dag_run, "create", "training_stats") == model["trainingStats"]
-    assert xcom(dag_run, "create", "operation_name").startswith(OPERATION_PREFIX)
-    # The templated issue_model was rendered before the request was sent.
-    request = xcom(dag_run, "create", "operation")["metadata"]["request"]["issueModel"]
-    assert request["displayName"] == f"topics {dag_run.logical_date.strftime('%Y-%m-%d')}"
-    assert request["inputDataConfig"]["filter"].startswith('start_time >= "20')
 
 
 def test_no_wait_returns_the_name_for_a_sensor(emulator_env: Emulator, airflow_db: str) -> None:
@@ -72,31 +62,6 @@ def test_failed_operation_fails_the_task(
     assert "FAILED_PRECONDITION: fewer than 10000 conversations" in output.out + output.err
 
 
-def test_every_issue_model_operator(emulator_env: Emulator, airflow_db: str) -> None:
-    dag_run = run_dag("ccai_test_issue_model_lifecycle")
-
-    assert set(states(dag_run).values()) == {"success"}
-    counts = emulator_env.call_counts()
-    assert [counts[rpc] for rpc in ("CreateIssueModel", "DeployIssueModel", "UndeployIssueModel",
-                                    "DeleteIssueModel")] == [1, 1, 1, 1]
-    assert xcom(dag_run, "undeploy")["@type"].endswith(".UndeployIssueModelResponse")
-    assert xcom(dag_run, "delete") == {"@type": "type.googleapis.com/google.protobuf.Empty"}
-
-
-def test_conversation_operators(emulator_env: Emulator, airflow_db: str) -> None:
-    dag_run = run_dag("ccai_test_conversations")
-
-    assert set(states(dag_run).values()) == {"success"}
-    analysis = xcom(dag_run, "analyze")
-    assert analysis["@type"].endswith(".BulkAnalyzeConversationsResponse")
-    assert int(analysis["successfulAnalysisCount"]) > 0
-    ingest_request = xcom(dag_run, "ingest", "operation")["metadata"]["request"]
-    assert ingest_request["gcsSource"]["bucketUri"] == f"gs://calls/{dag_run.logical_date.strftime('%Y-%m-%d')}/"
-    export_request = xcom(dag_run, "export", "operation")["metadata"]["request"]
-    assert export_request["bigQueryDestination"]["table"] == f"t_{dag_run.logical_date.strftime('%Y%m%d')}"
-    assert export_request["writeDisposition"] == "WRITE_APPEND"
-
-
 def test_project_defaults_from_the_connection(
     emulator_env: Emulator, airflow_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,3 +88,49 @@ def test_bad_input_fails_before_any_call(
     assert emulator_env.call_counts() == {}
     output = capfd.readouterr()
     assert shown in output.out + output.err
+
+
+def test_the_base_templates_where_the_operation_runs_and_as_whom() -> None:
+    base = ContactCenterInsightsStartOperationOperator(
+        task_id="base", project_id="{{ params.project }}", location="{{ params.location }}",
+        gcp_conn_id="conn_{{ params.project }}", impersonation_chain=["{{ params.robot }}"],
+    )
+
+    base.render_template_fields({"params": {"project": "p-1", "location": "europe-west1",
+                                            "robot": "robot@p-1.iam.gserviceaccount.com"}})
+
+    assert base.template_fields == ("project_id", "location", "gcp_conn_id", "impersonation_chain")
+    assert (base.project_id, base.location, base.gcp_conn_id) == ("p-1", "europe-west1", "conn_p-1")
+    assert base.impersonation_chain == ["robot@p-1.iam.gserviceaccount.com"]
+
+
+def test_a_rendered_impersonation_chain_is_validated_before_any_call(emulator_env: Emulator) -> None:
+    base = ContactCenterInsightsStartOperationOperator(task_id="base", impersonation_chain="{{ 'robot' }}")
+
+    with pytest.raises(ValueError, match=re.escape("Invalid impersonation_chain entry 'robot'")):
+        base.render_template_fields({})
+    assert emulator_env.call_counts() == {}
+
+
+def test_the_base_alone_builds_no_request() -> None:
+    with pytest.raises(NotImplementedError):
+        ContactCenterInsightsStartOperationOperator(task_id="base").build_request(PARENT)
+
+
+def test_a_message_argument_is_taken_as_given_and_a_dict_becomes_one() -> None:
+    given = types.IssueModel(display_name="given")
+
+    assert _message(types.IssueModel, given, "issue_model") is given
+    built = _message(types.IssueModel, {"display_name": "built", "input_data_config": {"medium": "CHAT"}}, "x")
+    assert isinstance(built, types.IssueModel)
+    assert (built.display_name, built.input_data_config.medium) == ("built", types.Conversation.Medium.CHAT)
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("display_name=m", "Invalid issue_model 'display_name=m': expected a dict or IssueModel."),
+    (["display_name", "m"], "Invalid issue_model ['display_name', 'm']: expected a dict or IssueModel."),
+    ({"display_name": 7}, "Invalid issue_model {'display_name': 7}: not a IssueModel"),
+])
+def test_a_bad_message_argument_is_named_with_its_value(value: Any, shown: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        _message(types.IssueModel, value, "issue_model")

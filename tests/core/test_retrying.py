@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import requests
+from google.api_core import exceptions
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2
 
+from ccai_airflow.core import retrying
+from ccai_airflow.core.budget import RequestBudget
 from ccai_airflow.core.outcome import Status
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, ContactCenterInsightsHook
@@ -72,3 +78,33 @@ async def test_a_trigger_waits_through_every_front_end_failure(emulator_env: Emu
 
     assert event["status"] == "succeeded"
     assert event["operation"]["response"]["displayName"] == "topics"
+
+
+# -- the pieces, without a server ---------------------------------------------------------------
+def test_a_polls_retries_never_outlast_the_callers_deadline() -> None:
+    assert retrying.retry_seconds(None) == retrying.RETRY_TIMEOUT_S
+    assert retrying.retry_seconds(5.0) == 5.0
+    assert retrying.retry_seconds(-3.0) == 0.0
+    kwargs = retrying.poll_retry(None, 7.5)
+    assert kwargs["timeout"] == 7.5 and kwargs["predicate"](exceptions.ServiceUnavailable("x"))
+    assert not kwargs["predicate"](exceptions.NotFound("x"))
+
+
+def test_retry_after_reads_the_header_and_retry_info_and_caps_them() -> None:
+    response = requests.Response()
+    response.headers["Retry-After"] = "7"
+    assert retrying.retry_after(exceptions.TooManyRequests("slow down", response=response)) == 7.0
+    response.headers["Retry-After"] = "100000"
+    assert retrying.retry_after(exceptions.TooManyRequests("x", response=response)) == retrying.MAX_RETRY_AFTER_S
+    info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=3))
+    assert retrying.retry_after(exceptions.ResourceExhausted("x", details=[info])) == 3.0
+    assert retrying.retry_after(exceptions.ResourceExhausted("no hint")) is None
+    assert retrying.retry_after(ValueError("not an API error")) is None
+
+
+def test_a_server_that_asks_to_wait_holds_the_whole_budget() -> None:
+    budget = RequestBudget(100.0)
+    info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2))
+    with pytest.raises(exceptions.ResourceExhausted), retrying.honour_retry_after(budget):
+        raise exceptions.ResourceExhausted("quota", details=[info])
+    assert budget._reserve() > 1.9, "the next request waits out the server's two seconds"
