@@ -15,6 +15,7 @@ each week's run, as dev's own weekly lifecycle would), then runs the promotion i
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import os
 import shutil
@@ -30,7 +31,8 @@ from typing import Any
 from ccai_airflow.emulator.process import EmulatorProcess
 
 DAG_ID = "ccai_issue_model_lifecycle"
-EXAMPLE_DAGS = Path(__file__).parent / "example_dags"
+# The example DAGs: dags/ of a checkout (an editable install maps it), ccai_airflow/example_dags/ of a wheel.
+EXAMPLE_DAGS = Path(str(importlib.resources.files("ccai_airflow.example_dags")))
 PROJECT = "demo-project"
 # ccai_issue_model_promotion's default projects (its DEV_PROJECT and PROD_PROJECT).
 PROMOTION = ("ccai_issue_model_promotion", "ccai-dev", "ccai-prod")

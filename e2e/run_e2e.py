@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     (workdir / "logs").mkdir(parents=True)
     dags = workdir / "dags"
     dags.mkdir()
-    for source in [*(REPO / "ccai_airflow" / "example_dags").glob("ccai_*.py"), *(REPO / "e2e" / "dags").glob("*.py")]:
+    for source in [*(REPO / "dags").glob("ccai_*.py"), *(REPO / "e2e" / "dags").glob("*.py")]:
         shutil.copy(source, dags / source.name)
 
     pg_port, api_port = free_port(), free_port()

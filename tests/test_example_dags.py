@@ -1,4 +1,5 @@
-"""The example DAGs in ccai_airflow/example_dags/: they import cleanly and run end to end against the emulator.
+"""The example DAGs in dags/ (the wheel ships them as ccai_airflow.example_dags): they import cleanly and
+run end to end against the emulator.
 
 The runs go through ``python -m ccai_airflow.demo`` (what ``make demo`` runs): the emulator as its
 own process, ``airflow db migrate`` and ``airflow dags test`` in a throwaway AIRFLOW_HOME.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "ccai_airflow" / "example_dags"
+EXAMPLES = Path(__file__).parent.parent / "dags"
 EXAMPLE_IDS = {
     "ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_conversation_retention",
     "ccai_issue_model_promotion",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,10 @@ pytestmark = pytest.mark.airflow_independent  # reads source files only
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ccai_airflow"
-# The example DAGs are DAG files, parsed and run by tests/test_example_dags.py as a whole.
-NOT_MODULES = {"example_dags"}
 
 
 def modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if not NOT_MODULES & set(p.relative_to(PACKAGE).parts))
+    return sorted(PACKAGE.rglob("*.py"))
 
 
 def mirror_of(module: Path) -> Path:
@@ -47,3 +46,12 @@ def test_the_hooks_keep_no_state_of_a_wait() -> None:
     hooks = sorted((PACKAGE / "hooks").glob("*.py"))
     assert hooks
     assert [h.name for h in hooks if "WaitTally" in h.read_text()] == []
+
+
+def test_the_wheel_lists_every_package_and_maps_the_example_dags_from_the_top_level() -> None:
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert set(setuptools["packages"]) == found | {"ccai_airflow.example_dags"}
+    assert setuptools["package-dir"] == {"ccai_airflow.example_dags": "dags"}
+    assert not (PACKAGE / "example_dags").exists(), "one copy of the example DAGs: dags/"
+    assert sorted(p.name for p in (ROOT / "dags").glob("ccai_*.py")), "the example DAGs are in dags/"
