@@ -8,8 +8,9 @@ each with its source in a comment. Errors are raised as ``google.api_core.except
 front ends turn them into a gRPC status or an HTTP error body.
 
 The operations themselves (clock, due times, get/list/cancel) are ``lro.Operations``, its base;
-conversations (upload, analysis, list, bulk delete) are ``conversations.Conversations`` and the
-location-level methods (settings, encryption spec, metrics, QA tuning) ``settings.LocationMethods``.
+conversations (create, upload, update, delete, analysis, list, bulk delete) are ``conversations.Conversations``,
+the location-level methods (settings, encryption spec, metrics, QA tuning) ``settings.LocationMethods`` and phrase
+matchers ``phrase_matchers.PhraseMatchers``.
 """
 
 import hashlib
@@ -25,6 +26,7 @@ from ccai_airflow.emulator.bigquery import table_id, table_resource
 from ccai_airflow.emulator.contract import clear_output_only
 from ccai_airflow.emulator.feedback import FeedbackLabels
 from ccai_airflow.emulator.lro import Message, _copy, _timestamp
+from ccai_airflow.emulator.phrase_matchers import PhraseMatchers
 from ccai_airflow.emulator.settings import LocationMethods
 from ccai_airflow.emulator.transfer import IssueModelTransfer
 
@@ -44,12 +46,12 @@ def _stable_int(text: str, low: int, high: int) -> int:
 
 
 @dataclass
-class Backend(LocationMethods, IssueModelTransfer, FeedbackLabels):
+class Backend(LocationMethods, IssueModelTransfer, FeedbackLabels, PhraseMatchers):
     """The state of one emulator: issue models and the operations started on them, guarded by one lock.
 
     Its bases add the location-level methods (``settings``), the issues and export/import of models
-    (``transfer``), feedback labels (``feedback``), the in-memory Cloud Storage they share (``storage``) and
-    the operations themselves (``lro.Operations``).
+    (``transfer``), feedback labels (``feedback``), phrase matchers (``phrase_matchers``), the in-memory Cloud
+    Storage they share (``storage``) and the operations themselves (``lro.Operations``).
     """
 
     _models: dict[str, Message] = field(default_factory=dict)

@@ -16,6 +16,9 @@ Sources, for every rule here (quoted from ``google/api/field_behavior.proto`` an
   ``parse_*_path`` helpers accept anything, so this part is the emulator's choice.
 * Enums: a number the enum does not define is INVALID_ARGUMENT (proto3 keeps unknown numbers; the
   definition lists the values the API knows).
+* Update methods (an ``update_mask`` beside the resource in the body): a Required field of the resource is
+  required only where the mask reaches it, AIP-203: "When updating the resource, the user may omit the field
+  provided that the field is also absent from the field mask (otherwise it must be provided)".
 
 Behaviours come from :mod:`ccai_airflow.emulator.field_behavior` (the installed client's docstrings).
 """
@@ -23,7 +26,7 @@ Behaviours come from :mod:`ccai_airflow.emulator.field_behavior` (the installed 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -32,6 +35,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from ccai_airflow.emulator.field_behavior import behaviors
 from ccai_airflow.emulator.routes import RPCS, Rpc
+from ccai_airflow.emulator.updates import api_name, covers
 
 Message = Any
 _SEGMENT = r"[A-Za-z0-9_.~-]+"  # RFC 3986 unreserved characters
@@ -129,7 +133,20 @@ CONTRACTS: dict[str, Contract] = {rpc.name: contract_of(rpc) for rpc in RPCS}
 def admit(rpc: Rpc, request: Message) -> None:
     """Raise INVALID_ARGUMENT for the first field that breaks the contract (in declaration order)."""
     names = {pattern.field: pattern for pattern in CONTRACTS[rpc.name].names}
-    _check(request, "", names)
+    _check(request, "", names, _required_here(rpc, request))
+
+
+def _required_here(rpc: Rpc, request: Message) -> Callable[[str], bool]:
+    """Whether a Required field at a path is asked for: always, but inside the resource of an update only where
+    its mask (given, or implied by the fields set: AIP-134) reaches."""
+    fields = request.DESCRIPTOR.fields_by_name
+    if rpc.body is None or "update_mask" not in fields or rpc.body not in fields:
+        return lambda path: True
+    resource = rpc.body
+    paths = list(request.update_mask.paths) if request.HasField("update_mask") else []
+    if not paths and request.HasField(resource):  # the implied mask: the top-level fields set
+        paths = [api_name(field) for field, _ in getattr(request, resource).ListFields()]
+    return lambda path: not path.startswith(resource + ".") or covers(paths, path.removeprefix(resource + "."))
 
 
 def _real_oneof(field: FieldDescriptor) -> Any:
@@ -150,11 +167,11 @@ def _missing(message: Message, field: FieldDescriptor) -> bool:
     return bool(getattr(message, field.name) == field.default_value)
 
 
-def _check(message: Message, prefix: str, names: dict[str, NamePattern]) -> None:
+def _check(message: Message, prefix: str, names: dict[str, NamePattern], asked: Callable[[str], bool]) -> None:
     marks = behaviors(message.DESCRIPTOR)
     for field in message.DESCRIPTOR.fields:
         path = prefix + field.name
-        if "REQUIRED" in marks.get(field.name, ()) and _missing(message, field):
+        if "REQUIRED" in marks.get(field.name, ()) and _missing(message, field) and asked(path):
             oneof = _real_oneof(field)
             if oneof is not None:
                 members = ", ".join(prefix + f.name for f in oneof.fields)
@@ -171,7 +188,7 @@ def _check(message: Message, prefix: str, names: dict[str, NamePattern]) -> None
                 known = ", ".join(value.name for value in field.enum_type.values)
                 raise exceptions.InvalidArgument(f"Invalid {element_path} {element}: expected one of {known}.")
             if field.message_type is not None and not isinstance(element, int | float | str | bytes):
-                _check(element, element_path + ".", names)
+                _check(element, element_path + ".", names, asked)
 
 
 def _elements(message: Message, field: FieldDescriptor, path: str) -> Iterator[tuple[str, Any]]:

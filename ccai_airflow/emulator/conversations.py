@@ -1,16 +1,19 @@
-"""Conversations in the emulator: upload, get, list, analyze, bulk delete, and the filter subset they share.
+"""Conversations in the emulator: create, upload, get, list, update, delete, analyze, bulk delete, expiry, and the
+filter subset they share.
 
 ``Conversations`` is a base of ``backend.Backend`` (itself on ``lro.Operations``). Requests arrive admitted
 by :mod:`ccai_airflow.emulator.contract` (Required fields, name forms, enum values); the rules here are the
 ones the definition writes in prose, each with its source. Sources: "definition" = the field and method
 comments of ``google/cloud/contactcenterinsights/v1/*.proto`` (googleapis ``f8291d2b``, as shipped in the
 installed client); "filtering guide" = https://cloud.google.com/contact-center/insights/docs/filtering;
-"bulk delete guide" = https://cloud.google.com/contact-center/insights/docs/bulk-delete-api.
+"bulk delete guide" = https://cloud.google.com/contact-center/insights/docs/bulk-delete-api; "TTL guide" =
+https://cloud.google.com/contact-center/insights/docs/ttl.
 """
 
 from __future__ import annotations
 
 import datetime
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +21,11 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
+from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.contract import clear_output_only
 from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp
+from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 Conversation = types.Conversation.pb()
 Medium = types.Conversation.Medium
@@ -122,6 +127,19 @@ def time_window(terms: list[Term]) -> tuple[float, float] | None:
 # -- conversations --------------------------------------------------------------------------------
 _CONVERSATION_ID = re.compile(r"^[a-z0-9-]{4,64}$")
 _GCS_OBJECT = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+$")
+# TTL guide: "Conversations set to expire using either the expire_time or ttl field will be deleted 24 hours after
+# the specified expiration time is reached."
+EXPIRY_GRACE_S = 24 * 3600
+# UpdateConversationRequest.update_mask: "All possible fields can be updated by passing `*`, or a subset of the
+# following updateable fields can be provided". Its `metadata` is the oneof holding call_metadata.
+UPDATABLE = (
+    "agent_id", "language_code", "labels", "call_metadata", "quality_metadata", "start_time", "expire_time", "ttl",
+    "data_source.gcs_source.audio_uri", "data_source.dialogflow_source.audio_uri",
+)
+
+
+def seconds_of(value: Message) -> float:
+    return float(value.seconds + value.nanos / 1e9)
 
 
 @dataclass
@@ -129,6 +147,7 @@ class Conversations(Operations):
     """The conversations of one emulator and the operations on them."""
 
     _conversations: dict[str, Message] = field(default_factory=dict)
+    _expiries: list[tuple[float, str]] = field(default_factory=list)  # (deletion time, name), a heap
 
     def seed_conversations(self, parent: str, count: int, age_days: float = 0.0, medium: str = "CHAT") -> list[str]:
         """Control: ``count`` conversations under ``parent`` created ``age_days`` ago (for demos and tests)."""
@@ -143,31 +162,24 @@ class Conversations(Operations):
             names = []
             for _ in range(count):
                 conversation = Conversation(medium=getattr(Medium, medium))
-                names.append(self._store(parent, conversation, "", created))
+                names.append(self._store(parent, conversation, "", created, api=False))
             return names
 
-    def upload_conversation(self, request: Message) -> operations_pb2.Operation:
-        # conversation_id: "This value should be 4-64 characters and must match the regular expression
-        # `^[a-z0-9-]{4,64}$`." (UploadConversationRequest.conversation_id)
-        if request.conversation_id and not _CONVERSATION_ID.match(request.conversation_id):
-            raise exceptions.InvalidArgument(
-                f"Invalid conversation_id {request.conversation_id!r}: expected 4-64 characters of [a-z0-9-]."
-            )
-        # GcsSource.audio_uri / transcript_uri: "Cloud Storage URI that points to a file": gs://BUCKET/OBJECT.
-        source = request.conversation.data_source.gcs_source
-        for name in ("audio_uri", "transcript_uri"):
-            uri = getattr(source, name)
-            if uri and not _GCS_OBJECT.match(uri):
-                raise exceptions.InvalidArgument(
-                    f"Invalid conversation.data_source.gcs_source.{name} {uri!r}: expected gs://BUCKET/OBJECT."
-                )
-        conversation = clear_output_only(_copy(request.conversation))  # field_behavior.proto: ignored, no error
+    def create_conversation(self, request: Message) -> Message:
+        # "Creates a conversation. Note that this method does not support audio transcription or redaction.": the
+        # conversation is stored as sent (its Output only fields cleared), at once.
+        conversation = self._new_conversation(request)
         with self._lock:
             self._advance()
-            wanted = f"{request.parent}/conversations/{request.conversation_id}" if request.conversation_id else ""
-            # AIP-133: a create whose id gives an existing resource name fails ALREADY_EXISTS.
-            if wanted and wanted in self._conversations:
-                raise exceptions.AlreadyExists(f"Conversation {wanted} already exists.")
+            self._check_free(request)
+            name = self._store(request.parent, conversation, request.conversation_id, self.wall())
+            return _copy(self._conversations[name])
+
+    def upload_conversation(self, request: Message) -> operations_pb2.Operation:
+        conversation = self._new_conversation(request)
+        with self._lock:
+            self._advance()
+            self._check_free(request)
 
             def finish() -> Message:
                 name = self._store(request.parent, conversation, request.conversation_id, self.wall())
@@ -182,6 +194,40 @@ class Conversations(Operations):
                 record.proto.metadata.Pack(record.metadata)
                 operation.metadata.Pack(record.metadata)
             return operation
+
+    def update_conversation(self, request: Message) -> Message:
+        patch = request.conversation
+        # The mask's `metadata` is the oneof that holds call_metadata.
+        paths = [re.sub(r"^metadata(?=\.|$)", "call_metadata", p) for p in mask_paths(request, "conversation")]
+        with self._lock:
+            self._advance()
+            stored = self._find_conversation(patch.name)
+            updated, applied = apply_mask(stored, patch, paths, "conversation", UPDATABLE)
+            _check_sources(updated)
+            now = self.wall()
+            if "ttl" in applied and updated.HasField("ttl"):
+                # AIP-214: expire_time = now + ttl, and the ttl field is left blank on output.
+                updated.expire_time.CopyFrom(_timestamp(now + check_ttl(updated.ttl, "conversation.ttl")))
+            updated.update_time.CopyFrom(_timestamp(now))
+            stored.CopyFrom(updated)  # in place: an analysis under way still finds it
+            self._watch_expiry(stored)
+            return _copy(stored)
+
+    def delete_conversation(self, request: Message) -> empty_pb2.Empty:
+        with self._lock:
+            self._advance()
+            conversation = self._find_conversation(request.name)
+            # force: "If set to true, all of this conversation's analyses will also be deleted. Otherwise, the
+            # request will only succeed if the conversation has no analyses." The code is AIP-135's: "The API must
+            # fail with a FAILED_PRECONDITION error if child resources are present."
+            if conversation.HasField("latest_analysis") and not request.force:
+                raise exceptions.FailedPrecondition(
+                    f"Conversation {request.name} has analyses (e.g. {conversation.latest_analysis.name}) and force "
+                    "is false; set force=true to delete it with its analyses."
+                )
+            # Its analyses live in it (latest_analysis): they go with it.
+            del self._conversations[request.name]
+            return empty_pb2.Empty()
 
     def get_conversation(self, request: Message) -> Message:
         with self._lock:
@@ -231,9 +277,11 @@ class Conversations(Operations):
                 now = _timestamp(self.wall())
                 analysis.create_time.CopyFrom(now)
                 analysis.analysis_result.end_time.CopyFrom(now)
-                # Conversation.latest_analysis: "The conversation's latest analysis, if one exists."
-                if conversation.name in self._conversations:
-                    conversation.latest_analysis.CopyFrom(analysis)
+                # Conversation.latest_analysis: "The conversation's latest analysis, if one exists." Not if the
+                # conversation was deleted meanwhile (a new one of the same name is another conversation).
+                current: Message = self._conversations.get(conversation.name)
+                if current is conversation:
+                    current.latest_analysis.CopyFrom(analysis)
                 return _copy(analysis)
 
             location = "/".join(request.parent.split("/")[:4])
@@ -286,11 +334,68 @@ class Conversations(Operations):
         return [c for name, c in self._conversations.items() if name.startswith(prefix)]
 
     # -- internals ------------------------------------------------------------------------------
-    def _store(self, parent: str, conversation: Message, conversation_id: str, created: float) -> str:
+    def _advance(self) -> None:
+        super()._advance()
+        # Expired conversations go EXPIRY_GRACE_S after their expire_time (the TTL guide), on the emulator's clock.
+        now = self.wall()
+        while self._expiries and self._expiries[0][0] <= now:
+            due, name = heapq.heappop(self._expiries)
+            conversation = self._conversations.get(name)
+            if conversation is not None and self._deletion_time(conversation) == due:
+                del self._conversations[name]
+
+    @staticmethod
+    def _deletion_time(conversation: Message) -> float | None:
+        if not conversation.HasField("expire_time"):
+            return None
+        return seconds_of(conversation.expire_time) + EXPIRY_GRACE_S
+
+    def _watch_expiry(self, conversation: Message) -> None:
+        due = self._deletion_time(conversation)
+        if due is not None:
+            heapq.heappush(self._expiries, (due, str(conversation.name)))
+
+    def _default_ttl(self, parent: str) -> float | None:
+        """Seconds of the location's Settings.conversation_ttl, if it has one (``settings.LocationMethods``)."""
+        return None
+
+    def _new_conversation(self, request: Message) -> Message:
+        """The conversation a Create or Upload request makes, checked, without its Output only fields."""
+        # conversation_id: "This value should be 4-64 characters and must match the regular expression
+        # `^[a-z0-9-]{4,64}$`." (CreateConversationRequest / UploadConversationRequest.conversation_id)
+        if request.conversation_id and not _CONVERSATION_ID.match(request.conversation_id):
+            raise exceptions.InvalidArgument(
+                f"Invalid conversation_id {request.conversation_id!r}: expected 4-64 characters of [a-z0-9-]."
+            )
+        _check_sources(request.conversation)
+        if request.conversation.HasField("ttl"):
+            check_ttl(request.conversation.ttl, "conversation.ttl")
+        return clear_output_only(_copy(request.conversation))  # field_behavior.proto: ignored, no error
+
+    def _check_free(self, request: Message) -> None:
+        # AIP-133: a create whose id gives an existing resource name fails ALREADY_EXISTS.
+        wanted = f"{request.parent}/conversations/{request.conversation_id}"
+        if request.conversation_id and wanted in self._conversations:
+            raise exceptions.AlreadyExists(f"Conversation {wanted} already exists.")
+
+    def _store(
+        self, parent: str, conversation: Message, conversation_id: str, created: float, api: bool = True
+    ) -> str:
+        """Keep ``conversation`` under ``parent``; ``api``: made by an API method (the Settings' TTL applies)."""
         number = next(self._ids)
         conversation.name = f"{parent}/conversations/{conversation_id or str(number * 100 + 42)}"
         conversation.create_time.CopyFrom(_timestamp(created))
         conversation.update_time.CopyFrom(_timestamp(created))
+        # ttl: "Input only. ... If specified, then this TTL will be used to calculate the expire time." AIP-214: "APIs
+        # must always return the expiration time in the expire_time field and leave the ttl field blank". Setting
+        # expire_time clears ttl (one oneof).
+        if conversation.HasField("ttl"):
+            conversation.expire_time.CopyFrom(_timestamp(created + seconds_of(conversation.ttl)))
+        elif api and not conversation.HasField("expire_time") and (default := self._default_ttl(parent)):
+            # Settings.conversation_ttl: "The default TTL for newly-created conversations. If a conversation has a
+            # specified expiration, that value will be used instead."
+            conversation.expire_time.CopyFrom(_timestamp(created + default))
+        conversation.ClearField("metadata_json")  # Input only: "will not be included in output" (AIP-203)
         if not conversation.HasField("start_time"):
             conversation.start_time.CopyFrom(_timestamp(created - 600))
         if conversation.medium == Medium.MEDIUM_UNSPECIFIED:  # "if unspecified will default to PHONE_CALL."
@@ -298,6 +403,7 @@ class Conversations(Operations):
         conversation.turn_count = 4 + number % 17
         conversation.duration.FromSeconds(60 + (number * 37) % 900)
         self._conversations[conversation.name] = conversation
+        self._watch_expiry(conversation)
         return str(conversation.name)
 
     def _find_conversation(self, name: str) -> Message:
@@ -305,6 +411,30 @@ class Conversations(Operations):
         if conversation is None:
             raise exceptions.NotFound(f"Conversation {name} not found.")
         return conversation
+
+
+def _check_sources(conversation: Message) -> None:
+    """GcsSource.audio_uri / transcript_uri and DialogflowSource.audio_uri: "Cloud Storage URI that points to a
+    file": gs://BUCKET/OBJECT."""
+    source = conversation.data_source
+    for path, uri in (
+        ("gcs_source.audio_uri", source.gcs_source.audio_uri),
+        ("gcs_source.transcript_uri", source.gcs_source.transcript_uri),
+        ("dialogflow_source.audio_uri", source.dialogflow_source.audio_uri),
+    ):
+        if uri and not _GCS_OBJECT.match(uri):
+            raise exceptions.InvalidArgument(
+                f"Invalid conversation.data_source.{path} {uri!r}: expected gs://BUCKET/OBJECT."
+            )
+
+
+def check_ttl(ttl: Message, arg: str) -> float:
+    """A TTL's seconds; a TTL that is not positive would expire what it is set on before it exists (the emulator's
+    reading: the definition says only "The TTL for this resource")."""
+    seconds = seconds_of(ttl)
+    if seconds <= 0:
+        raise exceptions.InvalidArgument(f"Invalid {arg} {seconds:g}s: expected a positive duration.")
+    return seconds
 
 
 _ORDER_KEYS: dict[str, Callable[[Message], float]] = {

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, cast
 from urllib.parse import unquote
 
 import grpc
 from aiohttp import web
 from google.api_core import exceptions
-from google.protobuf import json_format
+from google.protobuf import duration_pb2, json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ccai_airflow.emulator.backend import Backend
@@ -72,23 +73,24 @@ class _UnsupportedMediaType(exceptions.ClientError):
     grpc_status_code = grpc.StatusCode.INVALID_ARGUMENT
 
 
-def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, str]) -> Message:
+def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: Iterable[tuple[str, str]]) -> Message:
     message = rpc.request_type()
     try:
+        # google/api/http.proto: "All other fields are passed via the URL query parameters, and the parameter name
+        # is the field path in the request message"; "If HttpRule.body is "*", there is no URL query parameter".
+        # The REST client's `updateMask=agentId,labels`, `conversationId=...`, `force=true`, `pageSize=10`.
+        descriptor = cast(Descriptor, message.DESCRIPTOR)  # upb's Descriptor has the same interface
+        json_format.ParseDict(_query_fields(rpc, descriptor, query), message)
         if rpc.body == "*":
-            json_format.ParseDict(body or {}, message)
+            json_format.ParseDict(_duration_objects(body or {}, descriptor), message)
         elif rpc.body:
             # The body *is* that field (HTTP rule `body: "issue_model"`): a body that came, even `{}`, sets it,
             # as `issue_model={}` does over gRPC. The REST client always sends one.
             target = getattr(message, rpc.body)
-            json_format.ParseDict(body or {}, target)
+            json_format.ParseDict(_duration_objects(body or {}, cast(Descriptor, target.DESCRIPTOR)), target)
             if body is not None:
                 target.SetInParent()
-        else:
-            # System parameters ($alt, alt, $fields, ...) are the front end's, not fields of the request.
-            params = {key: value for key, value in query.items() if not key.startswith("$") and key not in _SYSTEM}
-            json_format.ParseDict(params, message, ignore_unknown_fields=False)
-    except (json_format.ParseError, TypeError, AttributeError) as exc:
+    except (json_format.ParseError, TypeError, AttributeError, ValueError) as exc:
         raise exceptions.InvalidArgument(f"Invalid request for {rpc.name}: {exc}") from None
     for field_name, value in match.items():
         # A path variable may name a field of a sub-message: {encryption_spec.name=...} (group encryption_spec__name).
@@ -98,6 +100,65 @@ def _build_request(rpc: Rpc, match: dict[str, str], body: Any, query: dict[str, 
             target = getattr(target, part)
         setattr(target, last, unquote(value))
     return message
+
+
+def _query_fields(rpc: Rpc, descriptor: Descriptor, query: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The query parameters as the JSON object of the request's fields they name (``a.b=1`` -> ``{"a": {"b": 1}}``).
+
+    System parameters ($alt, alt, $fields, ...) are the front end's, not fields of the request. A repeated field
+    takes every value given; a bool reads ``true``/``false`` (any case: what ``requests`` makes of Python's True).
+    """
+    out: dict[str, Any] = {}
+    for key, value in query:
+        if key.startswith("$") or key in _SYSTEM:
+            continue
+        target, current = out, descriptor
+        parts = key.split(".")
+        for index, part in enumerate(parts):
+            field = next((f for f in current.fields if part in (f.json_name, f.name)), None)
+            bound = index == 0 and (rpc.body == "*" or (field is not None and field.name == rpc.body))
+            if field is None or bound:
+                raise exceptions.InvalidArgument(
+                    f"Invalid query parameter {key!r}: {rpc.name} has no field {part!r} outside its path and body."
+                )
+            if index < len(parts) - 1:
+                if field.message_type is None or field.is_repeated:
+                    raise exceptions.InvalidArgument(f"Invalid query parameter {key!r}: {part!r} is not a message.")
+                target, current = target.setdefault(field.json_name, {}), field.message_type
+                continue
+            parsed: Any = value
+            if field.type == FieldDescriptor.TYPE_BOOL and value.lower() in ("true", "false"):
+                parsed = value.lower() == "true"
+            if field.is_repeated:
+                target.setdefault(field.json_name, []).append(parsed)
+            else:
+                target[field.json_name] = parsed
+    return out
+
+
+def _duration_objects(value: Any, descriptor: Descriptor) -> Any:
+    """``value`` with each Duration written ``{"seconds": "86400"}`` turned into proto3 JSON's ``"86400s"``.
+
+    Google's own request bodies write a Duration so (the TTL guide,
+    https://cloud.google.com/contact-center/insights/docs/ttl: ``"ttl": {"seconds": "SECONDS"}``), which
+    proto3 JSON parsing refuses ("Duration JSON value not a string").
+    """
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for key, item in value.items():
+        field = next((f for f in descriptor.fields if key in (f.json_name, f.name)), None)
+        if field is None or field.message_type is None or field.message_type.GetOptions().map_entry:
+            continue
+        if field.message_type.full_name == "google.protobuf.Duration" and isinstance(item, dict):
+            if set(item) <= {"seconds", "nanos"}:
+                out[key] = duration_pb2.Duration(
+                    seconds=int(item.get("seconds", 0)), nanos=int(item.get("nanos", 0))).ToJsonString()
+        elif isinstance(item, list):
+            out[key] = [_duration_objects(element, field.message_type) for element in item]
+        else:
+            out[key] = _duration_objects(item, field.message_type)
+    return out
 
 
 def enums_as_numbers(query: Mapping[str, str]) -> bool:
@@ -168,9 +229,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             raise exceptions.NotFound(f"Unknown method {request.method} {request.path}.")
         rpc, match = found
         body = await _json_body(request) if rpc.body else None
-        query = dict(request.query)
-        numbers = enums_as_numbers(query)
-        message = _build_request(rpc, match, body, query)
+        numbers = enums_as_numbers(request.query)
+        message = _build_request(rpc, match, body, request.query.items())
         transport = request.transport
         response = await dispatch(backend, faults, rpc, message, None if transport is None else transport.abort)
         # The printer's settings reach messages packed in an Any (operation metadata and response) too.

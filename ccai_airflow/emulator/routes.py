@@ -81,17 +81,27 @@ RPCS: tuple[Rpc, ...] = (
     _rpc("IngestConversations", INSIGHTS, types.IngestConversationsRequest.pb(), "ingest_conversations"),
     _rpc("ExportInsightsData", INSIGHTS, types.ExportInsightsDataRequest.pb(), "export_insights_data"),
     # Conversations, location settings and the location-level operations.
+    _rpc("CreateConversation", INSIGHTS, types.CreateConversationRequest.pb(), "create_conversation"),
     _rpc("UploadConversation", INSIGHTS, types.UploadConversationRequest.pb(), "upload_conversation"),
     _rpc("GetConversation", INSIGHTS, types.GetConversationRequest.pb(), "get_conversation"),
     _rpc("ListConversations", INSIGHTS, types.ListConversationsRequest.pb(), "list_conversations"),
+    _rpc("UpdateConversation", INSIGHTS, types.UpdateConversationRequest.pb(), "update_conversation"),
+    _rpc("DeleteConversation", INSIGHTS, types.DeleteConversationRequest.pb(), "delete_conversation"),
     _rpc("CreateAnalysis", INSIGHTS, types.CreateAnalysisRequest.pb(), "create_analysis"),
     _rpc("BulkDeleteConversations", INSIGHTS, types.BulkDeleteConversationsRequest.pb(), "bulk_delete_conversations"),
     _rpc("GetSettings", INSIGHTS, types.GetSettingsRequest.pb(), "get_settings"),
+    _rpc("UpdateSettings", INSIGHTS, types.UpdateSettingsRequest.pb(), "update_settings"),
     _rpc("InitializeEncryptionSpec", INSIGHTS, types.InitializeEncryptionSpecRequest.pb(),
          "initialize_encryption_spec"),
     _rpc("QueryMetrics", INSIGHTS, types.QueryMetricsRequest.pb(), "query_metrics"),
     _rpc("TuneQaScorecardRevision", INSIGHTS, types.TuneQaScorecardRevisionRequest.pb(),
          "tune_qa_scorecard_revision"),
+    # Phrase matchers (emulator/phrase_matchers.py).
+    _rpc("CreatePhraseMatcher", INSIGHTS, types.CreatePhraseMatcherRequest.pb(), "create_phrase_matcher"),
+    _rpc("GetPhraseMatcher", INSIGHTS, types.GetPhraseMatcherRequest.pb(), "get_phrase_matcher"),
+    _rpc("ListPhraseMatchers", INSIGHTS, types.ListPhraseMatchersRequest.pb(), "list_phrase_matchers"),
+    _rpc("UpdatePhraseMatcher", INSIGHTS, types.UpdatePhraseMatcherRequest.pb(), "update_phrase_matcher"),
+    _rpc("DeletePhraseMatcher", INSIGHTS, types.DeletePhraseMatcherRequest.pb(), "delete_phrase_matcher"),
 )
 
 RPC_NAMES = frozenset(rpc.name for rpc in RPCS)

@@ -1,4 +1,4 @@
-"""Location-level methods in the emulator: settings, the encryption spec, metrics, QA scorecard tuning.
+"""Location-level methods in the emulator: settings (get, update), the encryption spec, metrics, QA scorecard tuning.
 
 ``LocationMethods`` is a base of ``backend.Backend``, on :class:`~ccai_airflow.emulator.conversations.Conversations`
 (QueryMetrics counts its conversations; InitializeEncryptionSpec needs a location without any). Sources as in
@@ -14,11 +14,22 @@ from google.api_core import exceptions
 from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 
-from ccai_airflow.emulator.conversations import Conversations, matches, parse_filter, time_window
-from ccai_airflow.emulator.lro import Message, _timestamp
+from ccai_airflow.emulator.conversations import Conversations, check_ttl, matches, parse_filter, seconds_of, time_window
+from ccai_airflow.emulator.lro import Message, _copy, _timestamp
+from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 _KMS_KEY = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
 Granularity = types.QueryMetricsRequest.TimeGranularity
+# Settings.pubsub_notification_settings: "Keys are notification triggers. Supported keys are: ..."
+NOTIFICATION_TRIGGERS = (
+    "all-triggers", "create-analysis", "create-conversation", "export-insights-data", "ingest-conversations",
+    "update-conversation", "upload-conversation",
+)
+# "Values are Pub/Sub topics. The format of each Pub/Sub topic is: projects/{project}/topics/{topic}"; {topic} as
+# Pub/Sub's Topic.name has it: "must start with a letter, and contain only letters ([A-Za-z]), numbers ([0-9]),
+# dashes (-), underscores (_), periods (.), tildes (~), plus (+) or percent signs (%). It must be between 3 and 255
+# characters in length, and it must not start with "goog"". {project}: a project id, number or domain-scoped id.
+_TOPIC = re.compile(r"^projects/[a-z0-9][a-z0-9.:-]*/topics/(?!goog)[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$")
 
 
 def _location_of(name: str) -> str:
@@ -30,19 +41,40 @@ class LocationMethods(Conversations):
     """Settings, encryption specs and the location-level operations of one emulator."""
 
     _encryption_keys: dict[str, str] = field(default_factory=dict)  # location -> kms_key, once initialized
-    _settings_created: float | None = None
+    _settings: dict[str, Message] = field(default_factory=dict)  # by name, made when first asked for
 
     def get_settings(self, request: Message) -> Message:
-        # Settings are project-level defaults that always exist; the emulator serves its own defaults (the
-        # Settings fields are documented as optional): name, create/update time, language_code.
         with self._lock:
-            if self._settings_created is None:
-                self._settings_created = self.wall()
-            created = _timestamp(self._settings_created)
-        settings = types.Settings.pb()(name=request.name, language_code="en-US")
-        settings.create_time.CopyFrom(created)
-        settings.update_time.CopyFrom(created)
+            return _copy(self._settings_of(request.name))
+
+    def update_settings(self, request: Message) -> Message:
+        # update_mask: "Required. The list of fields to be updated." (the contract asks for it; an empty one lists
+        # nothing to update, INVALID_ARGUMENT too). The mask's rules (`*`, Output only, Immutable) are AIP-134's.
+        paths = mask_paths(request, "settings", required=True)
+        with self._lock:
+            stored = self._settings_of(request.settings.name)
+            updated, _ = apply_mask(stored, request.settings, paths, "settings")
+            _check_settings(updated)
+            updated.update_time.CopyFrom(_timestamp(self.wall()))
+            stored.CopyFrom(updated)
+            return _copy(stored)
+
+    def _settings_of(self, name: str) -> Message:
+        # Settings are project-level defaults that always exist ("View these settings with getSettings and change
+        # them with updateSettings"); the emulator's first ones hold name, create/update time and language_code.
+        settings = self._settings.get(name)
+        if settings is None:
+            settings = types.Settings.pb()(name=name, language_code="en-US")
+            settings.create_time.CopyFrom(_timestamp(self.wall()))
+            settings.update_time.CopyFrom(settings.create_time)
+            self._settings[name] = settings
         return settings
+
+    def _default_ttl(self, parent: str) -> float | None:
+        settings = self._settings.get(parent + "/settings")
+        if settings is None or not settings.HasField("conversation_ttl"):
+            return None
+        return seconds_of(settings.conversation_ttl)
 
     def initialize_encryption_spec(self, request: Message) -> operations_pb2.Operation:
         spec = request.encryption_spec
@@ -70,8 +102,9 @@ class LocationMethods(Conversations):
                     f"The encryption spec of {location} is already initialized (with "
                     f"{self._encryption_keys[location]}); it is immutable."
                 )
-            models = [n for n in getattr(self, "_models", {}) if n.startswith(location + "/")]
-            existing = [c.name for c in self.conversations_under(location)] + models
+            others = [*getattr(self, "_models", {}), *getattr(self, "_phrase_matchers", {})]
+            existing = [c.name for c in self.conversations_under(location)] + [
+                n for n in others if n.startswith(location + "/")]
             if existing:
                 raise exceptions.FailedPrecondition(
                     f"{location} already has {len(existing)} resources (e.g. {existing[0]}); the encryption spec can "
@@ -159,4 +192,29 @@ class LocationMethods(Conversations):
             return self._start(
                 "TuneQaScorecardRevisionMetadata", request, _location_of(request.parent),
                 lambda: types.TuneQaScorecardRevisionResponse.pb()(), progress=progress,
+            )
+
+
+def _check_settings(settings: Message) -> None:
+    """What the Settings fields' docs allow; INVALID_ARGUMENT naming the field and the value otherwise."""
+    for key, topic in settings.pubsub_notification_settings.items():
+        if key not in NOTIFICATION_TRIGGERS:
+            raise exceptions.InvalidArgument(
+                f"Invalid settings.pubsub_notification_settings key {key!r}: the supported notification triggers "
+                f"are {', '.join(NOTIFICATION_TRIGGERS)}."
+            )
+        if not _TOPIC.match(topic):
+            raise exceptions.InvalidArgument(
+                f"Invalid settings.pubsub_notification_settings[{key!r}] {topic!r}: expected a Pub/Sub topic, "
+                "projects/{project}/topics/{topic}."
+            )
+    if settings.HasField("conversation_ttl"):
+        check_ttl(settings.conversation_ttl, "settings.conversation_ttl")
+    # AnalysisConfig: "Percentage of conversations ... to analyze automatically, between [0, 100]."
+    config = settings.analysis_config
+    for name in ("runtime_integration_analysis_percentage", "upload_conversation_analysis_percentage"):
+        value = getattr(config, name)
+        if not 0 <= value <= 100:  # `not <=` refuses NaN too
+            raise exceptions.InvalidArgument(
+                f"Invalid settings.analysis_config.{name} {value}: expected a percentage between 0 and 100."
             )

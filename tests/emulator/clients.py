@@ -3,8 +3,10 @@ unpacking an ``Any``, reading an error's status, and a few calls many tests star
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -45,6 +47,15 @@ def _rest_client(emu: Emulator) -> tuple[Client, Callable[[], None]]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+FIXTURE_EXTRACT = Path(__file__).parent.parent / "fixtures" / "field_behavior.json"
+
+
+def field_behavior_extract() -> dict[str, Any]:
+    """The ``.proto`` extract that ``scripts/extract_field_behavior.py`` wrote (``tests/fixtures/``)."""
+    extract: dict[str, Any] = json.loads(FIXTURE_EXTRACT.read_text())
+    return extract
+
+
 def wait_done(client: Client, name: str) -> operations_pb2.Operation:
     deadline = time.monotonic() + BOUND_S
     while True:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +19,28 @@ from ccai_airflow.emulator import Emulator
 from ccai_airflow.emulator.contract import CONTRACTS
 from ccai_airflow.emulator.routes import OPERATIONS, RPCS, Rpc
 from tests.conftest import PARENT
-from tests.emulator.clients import Client, _grpc_client, _rest_client, error_of, status_of, unpack, wait_done
+from tests.emulator.clients import (
+    Client,
+    _grpc_client,
+    _rest_client,
+    error_of,
+    field_behavior_extract,
+    status_of,
+    unpack,
+    wait_done,
+)
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent
 
-EXTRACT = json.loads((Path(__file__).parent.parent / "fixtures" / "field_behavior.json").read_text())
+EXTRACT = field_behavior_extract()
 MODEL = f"{PARENT}/issueModels/1001"
 OPERATION = f"{PARENT}/operations/1"
 CONVERSATION = f"{PARENT}/conversations/c-1"
+PHRASE_MATCHER = f"{PARENT}/phraseMatchers/1"
+# A matcher with one rule group of one rule: each of its Required fields (the matcher's type, the group's type,
+# the rule's query) can be cleared alone.
+MATCHER = {"type_": "ANY_OF", "phrase_match_rule_groups": [{"type_": "ALL_OF", "phrase_match_rules": [{"query": "q"}]}]}
 KEY_PARENT = PARENT  # a Cloud KMS key of the same project and location
 
 # One valid request per served RPC, with every optional sub-message that holds Required fields set, so
@@ -61,17 +72,28 @@ VALID: dict[str, dict[str, Any]] = {
         "transcript_object_config": {"medium": "CHAT"},
     },
     "ExportInsightsData": {"parent": PARENT, "big_query_destination": {"dataset": "d"}},
+    "CreateConversation": {"parent": PARENT, "conversation": {"medium": "CHAT"}},
     "UploadConversation": {"parent": PARENT, "conversation": {"medium": "CHAT"}},
     "GetConversation": {"name": CONVERSATION},
     "ListConversations": {"parent": PARENT},
+    "UpdateConversation": {"conversation": {"name": CONVERSATION, "agent_id": "a"}, "update_mask": {"paths": ["*"]}},
+    "DeleteConversation": {"name": CONVERSATION},
     "CreateAnalysis": {"parent": CONVERSATION, "analysis": {}},
     "BulkDeleteConversations": {"parent": PARENT},
     "GetSettings": {"name": f"{PARENT}/settings"},
+    "UpdateSettings": {"settings": {"name": f"{PARENT}/settings", "language_code": "fr-FR"},
+                       "update_mask": {"paths": ["language_code"]}},
     "InitializeEncryptionSpec": {"encryption_spec": {
         "name": f"{PARENT}/encryptionSpec", "kms_key": f"{KEY_PARENT}/keyRings/r/cryptoKeys/k"}},
     "QueryMetrics": {"location": PARENT, "filter": 'create_time >= "2026-01-01T00:00:00Z" AND '
                      'create_time < "2026-02-01T00:00:00Z"'},
     "TuneQaScorecardRevision": {"parent": f"{PARENT}/qaScorecards/s/revisions/r", "filter": "create_time > 0"},
+    "CreatePhraseMatcher": {"parent": PARENT, "phrase_matcher": MATCHER},
+    "GetPhraseMatcher": {"name": PHRASE_MATCHER},
+    "ListPhraseMatchers": {"parent": PARENT},
+    # `*`: every Required field of the matcher is asked for (AIP-203 spares the ones a mask leaves out).
+    "UpdatePhraseMatcher": {"phrase_matcher": {**MATCHER, "name": PHRASE_MATCHER}, "update_mask": {"paths": ["*"]}},
+    "DeletePhraseMatcher": {"name": PHRASE_MATCHER},
 }
 
 
@@ -149,7 +171,7 @@ def test_missing_required_field_is_invalid_argument(
     _clear(request, path)
     err = error_of(lambda: getattr(both, _method(rpc))(request=request))
     assert status_of(err) == "INVALID_ARGUMENT", err
-    assert f"Invalid {path}" in err.message and "required" in err.message
+    assert f"Invalid {path.replace('[]', '[0]')}" in err.message and "required" in err.message
     assert not emulator.backend._operations, "no operation started"
 
 
@@ -176,36 +198,74 @@ def test_required_empty_message_counts_as_set(both: Client) -> None:
 BIG = 987654
 
 
-def _poke(message: Any, field: FieldDescriptor) -> None:
-    """Give ``field`` of raw ``message`` a value no server would compute."""
+def _poke(message: Any, field: FieldDescriptor) -> str:
+    """Give ``field`` of raw ``message`` a value no server would compute; the path (under ``field``) poked."""
     if field.message_type is not None:
         sub = getattr(message, field.name)
         scalar = next(f for f in sub.DESCRIPTOR.fields if f.message_type is None and not f.is_repeated)
-        _poke(sub, scalar)
-    elif field.enum_type is not None:
+        return f"{field.name}.{_poke(sub, scalar)}"
+    if field.enum_type is not None:
         setattr(message, field.name, field.enum_type.values[-1].number)
     elif field.type == FieldDescriptor.TYPE_STRING:
         setattr(message, field.name, "client-set")
     else:
         setattr(message, field.name, BIG)
+    return field.name
 
 
 def _at(message: Any, path: str) -> tuple[Any, FieldDescriptor]:
+    """The message holding the field at ``path`` and the field; ``groups[]`` is the first element."""
     *parents, last = path.split(".")
     for part in parents:
-        message = getattr(message, part)
+        message = getattr(message, part.removesuffix("[]"))
+        if part.endswith("[]"):
+            message = message[0]
     return message, message.DESCRIPTOR.fields_by_name[last]
 
 
 def test_output_only_fields_live_in_served_requests_the_next_test_covers() -> None:
     with_output_only = {name for name, contract in CONTRACTS.items() if contract.output_only}
     # QueryMetrics' are inside dimensions, which the emulator refuses (UNIMPLEMENTED): nothing stored to check.
-    assert with_output_only == {"CreateIssueModel", "UploadConversation", "CreateAnalysis", "QueryMetrics"}, (
+    assert with_output_only == {"QueryMetrics", "CreateIssueModel", *CREATED, *UPDATED}, (
         "cover the new request's Output only fields below"
     )
 
 
-CREATED = {"UploadConversation": ("conversation", ci.Conversation), "CreateAnalysis": ("analysis", ci.Analysis)}
+# The created resource: the request field that holds it and its type; an LRO's comes in the operation's response.
+CREATED = {
+    "UploadConversation": ("conversation", ci.Conversation),
+    "CreateAnalysis": ("analysis", ci.Analysis),
+    "CreateConversation": ("conversation", ci.Conversation),
+    "CreatePhraseMatcher": ("phrase_matcher", ci.PhraseMatcher),
+}
+UPDATED = {
+    "UpdateConversation": ("conversation", ci.Conversation, "CreateConversation", ["agent_id"]),
+    "UpdatePhraseMatcher": ("phrase_matcher", ci.PhraseMatcher, "CreatePhraseMatcher", ["display_name"]),
+    "UpdateSettings": ("settings", ci.Settings, None, ["language_code"]),
+}
+
+
+def _poke_output_only(raw: Any, rpc_name: str, field_name: str) -> list[str]:
+    """Poke every singular Output only field of the request; their paths under the resource."""
+    poked = []
+    for path in CONTRACTS[rpc_name].output_only:
+        if "[]" in path or _at(raw, path)[1].is_repeated:
+            continue
+        holder, field = _at(raw, path)
+        try:
+            leaf = _poke(holder, field)
+        except StopIteration:  # a message of repeated fields only (transcript): nothing scalar to poke
+            continue
+        parent = path.rpartition(".")[0]
+        poked.append(f"{parent}.{leaf}".removeprefix(field_name + "."))
+    assert len(poked) >= 2
+    return poked
+
+
+def _assert_not_kept(made: Any, poked: list[str]) -> None:
+    for path in poked:
+        theirs, field = _at(made, path)
+        assert getattr(theirs, field.name) not in (BIG, "client-set"), f"{path} kept the client's value"
 
 
 @pytest.mark.parametrize("rpc_name", sorted(CREATED))
@@ -216,27 +276,40 @@ def test_output_only_fields_of_a_created_resource_are_ignored(emulator: Emulator
     if rpc_name == "CreateAnalysis":
         fields["parent"] = emulator.seed_conversations(PARENT, 1)[0]
     request = _request(rpc, fields)
-    raw = type(request).pb(request)
-    poked = []
-    for path in CONTRACTS[rpc_name].output_only:
-        if "[]" in path or _at(raw, path)[1].is_repeated:
-            continue
-        try:
-            _poke(*_at(raw, path))
-        except StopIteration:  # a message of repeated fields only (transcript): nothing scalar to poke
-            continue
-        poked.append(path.removeprefix(field_name + "."))
-    assert len(poked) >= 2
+    poked = _poke_output_only(type(request).pb(request), rpc_name, field_name)
     client, close = _grpc_client(emulator)
     try:
-        op = wait_done(client, getattr(client, _method(rpc))(request=request).operation.name)
+        answer = getattr(client, _method(rpc))(request=request)
+        if hasattr(answer, "operation"):  # an LRO: the resource is the operation's response
+            op = wait_done(client, answer.operation.name)
+            assert not op.HasField("error"), op.error
+            answer = unpack(op.response, resource_type)
     finally:
         close()
-    assert not op.HasField("error"), op.error
-    made = resource_type.pb(unpack(op.response, resource_type))
-    for path in poked:
-        theirs, field = _at(made, path)
-        assert getattr(theirs, field.name) not in (BIG, "client-set"), f"{path} kept the client's value"
+    _assert_not_kept(resource_type.pb(answer), poked)
+
+
+@pytest.mark.parametrize("rpc_name", sorted(UPDATED))
+def test_output_only_fields_of_an_updated_resource_are_ignored(both: Client, rpc_name: str) -> None:
+    """AIP-203: Output only fields are cleared from the input, and "services must ignore the presence of output
+    only fields in update field masks"; the update still applies its other paths."""
+    rpc = next(r for r in RPCS if r.name == rpc_name)
+    field_name, resource_type, create, changed = UPDATED[rpc_name]
+    name = f"{PARENT}/settings"
+    if create is not None:
+        creator = next(r for r in RPCS if r.name == create)
+        name = getattr(both, _method(creator))(request=_request(creator, VALID[create])).name
+    fields = {field_name: {**VALID[rpc_name][field_name], "name": name}}
+    request = _request(rpc, fields)
+    raw = type(request).pb(request)
+    poked = _poke_output_only(raw, rpc_name, field_name)
+    raw.update_mask.paths.extend([*changed, *poked])
+    for path in changed:
+        holder, field = _at(getattr(raw, field_name), path)
+        setattr(holder, field.name, "changed")
+    made = getattr(both, _method(rpc))(request=request)
+    assert all(getattr(made, path) == "changed" for path in changed)
+    _assert_not_kept(resource_type.pb(made), poked)
 
 
 def test_output_only_fields_a_client_sets_are_ignored(both: Client) -> None:

@@ -5,6 +5,7 @@ the ``/emulator/v1`` HTTP controls, a dropped REST connection."""
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
 import json
 import time
 from collections.abc import Iterator
@@ -348,6 +349,12 @@ BAD_HTTP: list[tuple[str, str, bytes, str, int, str]] = [
         400,
         "INVALID_ARGUMENT",
     ),
+    ("unknown query parameter beside a body", f"POST {CREATE_PATH}?color=red", b"{}", "application/json", 400,
+     "INVALID_ARGUMENT"),
+    ("query parameter inside the body's field", f"POST {CREATE_PATH}?issueModel.displayName=x", b"{}",
+     "application/json", 400, "INVALID_ARGUMENT"),
+    ("Duration of neither JSON form", f"POST /v1/{PARENT}/conversations", b'{"ttl": {"minutes": 1}}',
+     "application/json", 400, "INVALID_ARGUMENT"),
 ]
 
 
@@ -419,3 +426,32 @@ def test_rest_dropped_connection_is_a_connection_error(emulator: Emulator, rest:
     with pytest.raises(requests.exceptions.ConnectionError):
         rest.list_issue_models(parent=PARENT, retry=None)
     assert rest.list_issue_models(parent=PARENT, retry=None).issue_models == [], "a new connection serves"
+
+
+# -- query parameters and Google's own JSON bodies (issue 23) ---------------------------------------
+def test_the_ttl_guides_request_and_query_parameters_reach_the_fields(emulator: Emulator) -> None:
+    """The TTL guide's body writes the Duration as {"seconds": "..."} (and snake_case names); the fields the path
+    and body leave are query parameters: conversationId, updateMask, force (True as requests writes Python's)."""
+    url = f"{emulator.rest_url}/v1/{PARENT}/conversations"
+    body = {"data_source": {"gcs_source": {"transcript_uri": "gs://calls/t.json"}}, "medium": "CHAT",
+            "ttl": {"seconds": "86400"}}
+    made = requests.post(url, params={"conversationId": "call-0042"}, json=body, timeout=10)
+    assert made.status_code == 200, made.text
+    conversation = made.json()
+    assert conversation["name"] == f"{PARENT}/conversations/call-0042" and "ttl" not in conversation
+    created, expires = (datetime.datetime.fromisoformat(conversation[k]) for k in ("createTime", "expireTime"))
+    assert expires - created == datetime.timedelta(days=1)
+    patched = requests.patch(f"{url}/call-0042", params={"updateMask": "agentId,labels"},
+                             json={"agentId": "a-9", "languageCode": "fr-FR", "labels": {"k": "v"}}, timeout=10)
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["agentId"], patched.json()["labels"]) == ("a-9", {"k": "v"})
+    assert "languageCode" not in patched.json(), "outside the mask"
+    requests.post(f"{url}/call-0042/analyses", json={}, timeout=10).raise_for_status()
+    deadline = time.monotonic() + BOUND_S
+    while "latestAnalysis" not in requests.get(f"{url}/call-0042", timeout=10).json():
+        assert time.monotonic() < deadline
+        time.sleep(POLL_S)
+    refused = requests.delete(f"{url}/call-0042", timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"]["status"] == "FAILED_PRECONDITION", refused.text
+    deleted = requests.delete(f"{url}/call-0042", params={"force": True}, timeout=10)
+    assert (deleted.status_code, deleted.json()) == (200, {}), deleted.text

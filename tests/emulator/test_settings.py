@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 from google.cloud import contact_center_insights_v1 as ci
+from google.protobuf import field_mask_pb2
 
 from ccai_airflow.emulator import Emulator
 from tests.conftest import PARENT
@@ -71,3 +72,80 @@ def test_tune_reports_validation_and_tuning_in_the_metadata(api: Client, validat
 def test_get_settings(api: Client) -> None:
     settings = api.get_settings(name=f"{PARENT}/settings")
     assert settings.name == f"{PARENT}/settings" and settings.create_time
+
+
+# -- UpdateSettings (issue 23) ----------------------------------------------------------------------
+SETTINGS = f"{PARENT}/settings"
+TOPIC = "projects/test-project/topics/create-conversation-1a2b"
+
+
+def test_update_settings_as_googles_samples_do(emulator: Emulator, api: Client) -> None:
+    """set_project_ttl.py and enable_pubsub_notifications.py, then their tests' clean-ups (a value left unset with
+    its path in the mask clears it)."""
+    before = api.get_settings(name=SETTINGS)
+    emulator.advance_clock(5)
+    settings = ci.Settings(name=SETTINGS, conversation_ttl=datetime.timedelta(days=1))
+    updated = api.update_settings(settings=settings, update_mask=field_mask_pb2.FieldMask(paths=["conversation_ttl"]))
+    assert updated.conversation_ttl == datetime.timedelta(days=1) and updated.language_code == before.language_code
+    assert updated.create_time == before.create_time and updated.update_time > before.update_time
+    assert api.get_settings(name=SETTINGS).conversation_ttl == datetime.timedelta(days=1)
+    notify = {"create-analysis": "projects/test-project/topics/create-analysis-1a2b", "create-conversation": TOPIC}
+    updated = api.update_settings(settings={"name": SETTINGS, "pubsub_notification_settings": notify},
+                                  update_mask={"paths": ["pubsub_notification_settings"]})
+    assert dict(updated.pubsub_notification_settings) == notify and updated.conversation_ttl
+    cleared = api.update_settings(settings={"name": SETTINGS}, update_mask={"paths": ["conversation_ttl"]})
+    assert not cleared.conversation_ttl and dict(cleared.pubsub_notification_settings) == notify
+    cleared = api.update_settings(settings={"name": SETTINGS, "pubsub_notification_settings": {}},
+                                  update_mask={"paths": ["pubsub_notification_settings"]})
+    assert not cleared.pubsub_notification_settings
+    other = api.get_settings(name="projects/test-project/locations/europe-west1/settings")
+    assert other.name.endswith("europe-west1/settings"), "each location has its own settings"
+
+
+@pytest.mark.parametrize(("fields", "paths", "shown"), [
+    ({"pubsub_notification_settings": {"delete-conversation": TOPIC}}, ["pubsub_notification_settings"],
+     "Invalid settings.pubsub_notification_settings key 'delete-conversation'"),
+    ({"pubsub_notification_settings": {"all-triggers": "topics/t1"}}, ["pubsub_notification_settings"],
+     "Invalid settings.pubsub_notification_settings['all-triggers'] 'topics/t1'"),
+    ({"pubsub_notification_settings": {"all-triggers": "projects/p/topics/goog-x"}},
+     ["pubsub_notification_settings"], "'projects/p/topics/goog-x': expected a Pub/Sub topic"),
+    ({"pubsub_notification_settings": {"all-triggers": "projects/p/topics/1x"}},
+     ["pubsub_notification_settings"], "'projects/p/topics/1x'"),
+    ({"conversation_ttl": {"seconds": -60}}, ["conversation_ttl"], "Invalid settings.conversation_ttl -60s"),
+    ({"analysis_config": {"upload_conversation_analysis_percentage": 101}}, ["analysis_config"],
+     "Invalid settings.analysis_config.upload_conversation_analysis_percentage 101"),
+    ({"language_code": "fr-FR"}, ["language"], "Settings has no field 'language'"),
+    ({"language_code": "fr-FR"}, [], "Invalid update_mask"),
+])
+def test_update_settings_refusals_change_nothing(
+    api: Client, fields: dict[str, object], paths: list[str], shown: str
+) -> None:
+    before = api.get_settings(name=SETTINGS)
+    err = error_of(lambda: api.update_settings(settings={"name": SETTINGS, **fields}, update_mask={"paths": paths}))
+    assert status_of(err) == "INVALID_ARGUMENT" and shown in err.message, err
+    assert api.get_settings(name=SETTINGS) == before
+
+
+def test_the_settings_ttl_is_the_default_of_new_conversations(api: Client) -> None:
+    """conversation_ttl: "The default TTL for newly-created conversations. If a conversation has a specified
+    expiration, that value will be used instead. Changing this value will not change the expiration of existing
+    conversations." """
+    older = api.create_conversation(parent=PARENT, conversation={})
+    api.update_settings(settings={"name": SETTINGS, "conversation_ttl": datetime.timedelta(hours=6)},
+                        update_mask={"paths": ["conversation_ttl"]})
+    plain = api.create_conversation(parent=PARENT, conversation={})
+    assert plain.expire_time - plain.create_time == datetime.timedelta(hours=6)
+    own = api.create_conversation(parent=PARENT, conversation={"ttl": datetime.timedelta(hours=1)})
+    assert own.expire_time - own.create_time == datetime.timedelta(hours=1)
+    lro = api.upload_conversation(request={"parent": PARENT, "conversation": {}})
+    uploaded = unpack(wait_done(api, lro.operation.name).response, ci.Conversation)
+    assert uploaded.expire_time - uploaded.create_time == datetime.timedelta(hours=6)
+    assert not api.get_conversation(name=older.name).expire_time
+    elsewhere = api.create_conversation(parent="projects/test-project/locations/europe-west1", conversation={})
+    assert not elsewhere.expire_time, "another location's settings"
+
+
+def test_a_phrase_matcher_is_a_resource_the_encryption_spec_needs_absent(api: Client) -> None:
+    api.create_phrase_matcher(parent=PARENT, phrase_matcher={"type_": "ANY_OF"})
+    err = error_of(lambda: api.initialize_encryption_spec(encryption_spec={"name": SPEC, "kms_key": KEY}))
+    assert status_of(err) == "FAILED_PRECONDITION" and "phraseMatchers" in err.message, err
