@@ -31,10 +31,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow tests e2e benchmarks scripts
+	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ccai_airflow benchmarks e2e scripts
+	$(BIN)/mypy ccai_airflow dags benchmarks e2e scripts
 
 # Most tests wait on the emulator's timers, not the CPU: two pytest-xdist workers (each with its own
 # Airflow home, SQLite database and emulators) overlap those waits. loadgroup keeps an xdist_group's

@@ -29,7 +29,8 @@ def declared_distributions() -> set[str]:
 def imported_top_level_modules() -> dict[str, str]:
     """Top-level module -> the first file that imports it (absolute imports only; relative ones are ours)."""
     found: dict[str, str] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    # dags/ ships in the wheel as ccai_airflow.example_dags: its imports are the package's too.
+    for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "dags").rglob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
