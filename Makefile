@@ -2,21 +2,32 @@
 # `make demo` runs the example pipeline against the bundled emulator (ARGS="--weeks 2" for two weeks).
 #
 # AIRFLOW picks the Airflow minor: 3.3 (the default) lives in .venv, the others in .venv-<minor>,
-# e.g. `make pytest AIRFLOW=3.1`. Every venv is installed with constraints/constraints-<minor>.txt
-# and reinstalled only when pyproject.toml or that file changes.
+# e.g. `make pytest AIRFLOW=3.1`. PYTHON picks the interpreter: another Python than 3.11 gets its own
+# venv, .venv-py<python> or .venv-<minor>-py<python>, e.g. `make pytest-airflow PYTHON=python3.13`.
+# Every venv is installed with constraints/constraints-<minor>.txt (or constraints-<minor>-py<python>.txt
+# where that exists) and reinstalled only when pyproject.toml or that file changes.
 PYTHON ?= python3
 AIRFLOW ?= 3.3
 DEFAULT_AIRFLOW := 3.3
+DEFAULT_PYTHON_VERSION := 3.11
 SUPPORTED_AIRFLOW := 3.1 3.2 3.3
 ifeq ($(filter $(AIRFLOW),$(SUPPORTED_AIRFLOW)),)
 $(error AIRFLOW=$(AIRFLOW) is not supported; use one of: $(SUPPORTED_AIRFLOW))
+endif
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON=$(PYTHON) does not run; give the path of a Python 3.11+ interpreter)
 endif
 ifeq ($(AIRFLOW),$(DEFAULT_AIRFLOW))
 VENV := .venv
 else
 VENV := .venv-$(AIRFLOW)
 endif
-CONSTRAINTS := constraints/constraints-$(AIRFLOW).txt
+ifneq ($(PYTHON_VERSION),$(DEFAULT_PYTHON_VERSION))
+VENV := $(if $(filter .venv,$(VENV)),.venv-py$(PYTHON_VERSION),$(VENV)-py$(PYTHON_VERSION))
+endif
+CONSTRAINTS := $(firstword $(wildcard constraints/constraints-$(AIRFLOW)-py$(PYTHON_VERSION).txt) \
+	constraints/constraints-$(AIRFLOW).txt)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
