@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ __all__ = [
     "ContactCenterInsightsIngestConversationsOperator",
 ]
 
+
+# GcsSource.bucket_uri: "Required. The Cloud Storage bucket containing source objects." A bucket, maybe a prefix.
+_BUCKET_URI = re.compile(r"gs://[^/\s]+(/\S*)?")
 
 class ContactCenterInsightsBulkAnalyzeConversationsOperator(ContactCenterInsightsStartOperationOperator):
     """Analyze the conversations a filter selects.
@@ -80,7 +84,7 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
     def build_request(self, parent: str) -> Any:
         request_type = types.IngestConversationsRequest
         source = _message(request_type.GcsSource, self.gcs_source, "gcs_source")
-        if not source.bucket_uri.startswith("gs://"):
+        if not _BUCKET_URI.fullmatch(source.bucket_uri):
             raise ValueError(f"Invalid gcs_source {self.gcs_source!r}: expected a bucket_uri gs://BUCKET[/PREFIX].")
         request = request_type(parent=parent, gcs_source=source)
         if self.transcript_object_config is not None:
@@ -90,7 +94,10 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
             request.conversation_config = _message(
                 request_type.ConversationConfig, self.conversation_config, "conversation_config")
         if self.sample_size is not None:
-            request.sample_size = self.sample_size
+            size = self.sample_size
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                raise ValueError(f"Invalid sample_size {size!r}: expected an integer >= 0 (how many) or None.")
+            request.sample_size = size
         return request
 
     def lineage_datasets(self) -> lineage.Datasets:
@@ -137,6 +144,10 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
             raise ValueError(
                 f"Invalid big_query_destination {self.big_query_destination!r}: expected at least a dataset."
             )
+        if self.filter is not None and not isinstance(self.filter, str):
+            raise ValueError(f"Invalid filter {self.filter!r}: expected a conversation filter string ('' for all).")
+        if self.kms_key is not None and not isinstance(self.kms_key, str):
+            raise ValueError(f"Invalid kms_key {self.kms_key!r}: expected a Cloud KMS key name or None.")
         request = request_type(parent=parent, big_query_destination=destination, filter=self.filter or "")
         if self.kms_key:
             request.kms_key = self.kms_key

@@ -122,7 +122,7 @@ class ContactCenterInsightsBulkDownloadFeedbackLabelsOperator(ContactCenterInsig
                 raise ValueError(f"Invalid feedback_label_type {self.feedback_label_type!r}: expected one of "
                                  f"{types_known}.")
             request.feedback_label_type = Download.FeedbackLabelType.__members__[self.feedback_label_type]
-        ids = self.template_qa_scorecard_id
+        ids = () if self.template_qa_scorecard_id is None else self.template_qa_scorecard_id  # None: no template
         if isinstance(ids, str) or not all(isinstance(i, str) and i for i in ids):
             raise ValueError(f"Invalid template_qa_scorecard_id {ids!r}: expected a list of scorecard ids.")
         request.template_qa_scorecard_id = list(ids)

@@ -50,6 +50,11 @@ class ContactCenterInsightsInitializeEncryptionSpecOperator(_Base):
                 f"Invalid kms_key {self.kms_key!r}: expected "
                 "projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys/{crypto_key}."
             )
+        # EncryptionSpec.kms_key: "Only the key in the same location as this resource is allowed to be used."
+        key_location = self.kms_key.split("/")[3]
+        if key_location != parent.rsplit("/", 1)[-1]:
+            raise ValueError(f"Invalid kms_key {self.kms_key!r}: its location {key_location!r} is not the operator's "
+                             f"location {parent.rsplit('/', 1)[-1]!r}; the API allows only a key in the same location.")
         return types.InitializeEncryptionSpecRequest(
             encryption_spec={"name": f"{parent}/encryptionSpec", "kms_key": self.kms_key}
         )

@@ -119,6 +119,10 @@ def test_ingest_builds_its_request_from_the_rendered_source_and_each_config() ->
     ({"gcs_source": "gs://calls"}, "Invalid gcs_source 'gs://calls': expected a dict or GcsSource."),
     ({"transcript_object_config": {"medium": "FAX"}}, "Invalid transcript_object_config {'medium': 'FAX'}"),
     ({"conversation_config": {"agent": "a"}}, "Invalid conversation_config {'agent': 'a'}: not a ConversationConfig"),
+    ({"gcs_source": {"bucket_uri": "gs://"}}, "Invalid gcs_source {'bucket_uri': 'gs://'}: expected a bucket_uri"),
+    ({"sample_size": "5"}, "Invalid sample_size '5': expected an integer >= 0"),
+    ({"sample_size": -1}, "Invalid sample_size -1: expected an integer >= 0"),
+    ({"sample_size": True}, "Invalid sample_size True"),
 ])
 def test_ingest_names_a_bad_argument(kwargs: dict[str, Any], shown: str) -> None:
     with pytest.raises(ValueError, match=re.escape(shown)):
@@ -157,6 +161,8 @@ def test_export_without_options_sends_an_empty_filter_and_no_disposition() -> No
     ({"big_query_destination": {"dataset": "d", "schema": "s"}}, "Invalid big_query_destination {'dataset': 'd', "),
     ({"write_disposition": "OVERWRITE"}, "Invalid write_disposition 'OVERWRITE': expected one of "
                                          "['WRITE_DISPOSITION_UNSPECIFIED', 'WRITE_TRUNCATE', 'WRITE_APPEND']."),
+    ({"filter": 5}, "Invalid filter 5: expected a conversation filter string ('' for all)."),
+    ({"kms_key": 5}, "Invalid kms_key 5: expected a Cloud KMS key name or None."),
 ])
 def test_export_names_a_bad_argument(kwargs: dict[str, Any], shown: str) -> None:
     with pytest.raises(ValueError, match=re.escape(shown)):

@@ -127,3 +127,8 @@ def test_download_writes_the_locations_labels_to_the_object_it_names(emulator_en
     assert [row[1:] for row in rows[1:]] == [[r["labeledResource"], r["label"]] for r in records]
     assert [row[0] for row in rows[1:]] == [f"{PARENT}/conversations/c{i}/feedbackLabels/l{i}" for i in (1, 2)]
     assert xcom(dag_run, "operator", "download_stats")["successfulDownloadCount"] == 2
+
+
+def test_download_takes_no_scorecards_as_none_or_empty() -> None:
+    assert list(download(template_qa_scorecard_id=None).build_request(PARENT).template_qa_scorecard_id) == []
+    assert list(download(template_qa_scorecard_id=["s1"]).build_request(PARENT).template_qa_scorecard_id) == ["s1"]

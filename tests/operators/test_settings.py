@@ -128,3 +128,10 @@ def test_the_initialized_key_is_the_locations_for_good(emulator_env: Emulator, a
     # The spec is immutable once set: the server refuses another key, naming the one the operator set.
     with pytest.raises(FailedPrecondition, match=re.escape(f"already initialized (with {rendered})")):
         ContactCenterInsightsHook().start_operation(again)
+
+
+def test_initialize_encryption_spec_refuses_a_key_of_another_location() -> None:
+    other = "projects/test-project/locations/europe-west1/keyRings/ring/cryptoKeys/key"
+    op = ContactCenterInsightsInitializeEncryptionSpecOperator(task_id="cmek", kms_key=other)
+    with pytest.raises(ValueError, match=r"its location 'europe-west1' is not the operator's location 'us-central1'"):
+        op.build_request(PARENT)
