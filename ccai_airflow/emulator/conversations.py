@@ -24,7 +24,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.contract import clear_output_only
-from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp
+from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp, page_start
 from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 Conversation = types.Conversation.pb()
@@ -245,10 +245,7 @@ class Conversations(Operations):
             raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected 0 to 100000.")
         terms = parse_filter(request.filter)
         key, descending = _order(request.order_by)
-        try:
-            start = int(request.page_token or 0)
-        except ValueError:
-            raise exceptions.InvalidArgument(f"Invalid page_token {request.page_token!r}.") from None
+        start = page_start(request.page_token)
         with self._lock:
             self._advance()
             prefix = request.parent + "/conversations/"

@@ -110,10 +110,7 @@ class Operations:
         done_filter = _parse_done_filter(request.filter)
         if request.page_size < 0:
             raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected >= 0.")
-        try:
-            start = int(request.page_token or 0)
-        except ValueError:
-            raise exceptions.InvalidArgument(f"Invalid page_token {request.page_token!r}.") from None
+        start = page_start(request.page_token)
         with self._lock:
             self._advance()
             prefix = request.name + "/operations/"
@@ -227,6 +224,14 @@ def _parse_done_filter(text: str) -> bool | None:
     if cleaned in ("done=false", "done:false"):
         return False
     raise exceptions.InvalidArgument(f"Invalid filter {text!r}: the emulator understands '' and 'done=true|false'.")
+
+
+def page_start(page_token: str) -> int:
+    """Where a page starts: the emulator's page tokens are offsets ("" for the first page)."""
+    try:
+        return int(page_token or 0)
+    except ValueError:
+        raise exceptions.InvalidArgument(f"Invalid page_token {page_token!r}.") from None
 
 
 def _copy(message: Message) -> Message:

@@ -18,7 +18,7 @@ from google.cloud.contact_center_insights_v1 import types
 from google.protobuf import empty_pb2
 
 from ccai_airflow.emulator.contract import clear_output_only
-from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp
+from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp, page_start
 from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 MatcherType = types.PhraseMatcher.PhraseMatcherType
@@ -65,10 +65,7 @@ class PhraseMatchers(Operations):
         if request.page_size < 0:  # a size of matchers, so never negative (the emulator's reading)
             raise exceptions.InvalidArgument(f"Invalid page_size {request.page_size}: expected >= 0.")
         wanted = _parse_filter(request.filter)
-        try:
-            start = int(request.page_token or 0)
-        except ValueError:
-            raise exceptions.InvalidArgument(f"Invalid page_token {request.page_token!r}.") from None
+        start = page_start(request.page_token)
         with self._lock:
             self._advance()
             prefix = request.parent + "/phraseMatchers/"
