@@ -59,6 +59,12 @@ class _CompleteUrlLink(BaseGoogleLink):
     def persist(cls, context: Any, **value: Any) -> None:
         persist_url(cls, context, **value)
 
+    @classmethod
+    def persist_pending(cls, context: Any) -> None:
+        """No URL yet (the model a training will create): an empty link until :meth:`persist`. The task runner
+        reads every link's key when the task defers too, and Airflow logs a missing key as an error."""
+        context["ti"].xcom_push(key=cls.key, value="")
+
 
 class ContactCenterInsightsLink(_CompleteUrlLink):
     """The Contact Center Insights console of the project (every operator).

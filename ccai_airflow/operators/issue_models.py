@@ -46,6 +46,10 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         super().__init__(**kwargs)
         self.issue_model = issue_model
 
+    def execute(self, context: Any) -> Any:
+        ContactCenterInsightsIssueModelLink.persist_pending(context)
+        return super().execute(context)
+
     def build_request(self, parent: str) -> Any:
         return types.CreateIssueModelRequest(
             parent=parent, issue_model=_message(types.IssueModel, self.issue_model, "issue_model")

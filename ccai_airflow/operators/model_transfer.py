@@ -86,6 +86,10 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
         self.object_uri = object_uri
         self.create_new_model = validate_flag("create_new_model", create_new_model)
 
+    def execute(self, context: Any) -> Any:
+        ContactCenterInsightsIssueModelLink.persist_pending(context)
+        return super().execute(context)
+
     def build_request(self, parent: str) -> Any:
         uri = validate_gcs_object_uri("object_uri", self.object_uri)
         return types.ImportIssueModelRequest(
