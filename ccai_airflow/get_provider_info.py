@@ -27,6 +27,14 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.sensors"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.triggers"]}],
         "operators": [{"integration-name": INTEGRATION, "python-modules": ["ccai_airflow.operators"]}],
+        "asset-uris": [
+            {
+                "schemes": ["contactcenterinsights"],
+                "handler": "ccai_airflow.assets.sanitize_uri",
+                "factory": "ccai_airflow.assets.create_asset",
+                "to_openlineage_converter": "ccai_airflow.assets.convert_asset_to_openlineage",
+            }
+        ],
         "extra-links": [
             "ccai_airflow.links.ContactCenterInsightsLink",
             "ccai_airflow.links.ContactCenterInsightsIssueModelLink",

@@ -70,12 +70,19 @@ class DatasetRef:
 
     :param bigquery: ``project.dataset.table`` when it is a BigQuery table whose schema facet to read.
     :param lifecycle: a ``LifecycleStateChange`` name (``CREATE``, ``DROP``) when the task made or removed it.
+    :param uri: its Airflow asset URI (``ccai_airflow.assets``), exact where the OpenLineage name is cut to a
+        folder (Cloud Storage prefixes); by default the namespace and the name joined.
     """
 
     namespace: str
     name: str
     bigquery: str | None = None
     lifecycle: str | None = None
+    uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.uri:
+            object.__setattr__(self, "uri", f"{self.namespace}/{self.name}")
 
 
 @dataclass(frozen=True)
@@ -115,12 +122,12 @@ def gcs_objects(uri: str) -> DatasetRef:
     if not uri.startswith("gs://"):
         raise ValueError(f"Invalid Cloud Storage URI {uri!r}: expected gs://BUCKET[/PATH].")
     bucket, _, path = uri[len("gs://"):].partition("/")
-    return DatasetRef(f"gs://{bucket}", extract_ds_name_from_gcs_path(path))
+    return DatasetRef(f"gs://{bucket}", extract_ds_name_from_gcs_path(path), uri=uri)
 
 
 def bigquery_table(project: str, dataset: str, table: str) -> DatasetRef:
     name = f"{project}.{dataset}.{table}"
-    return DatasetRef(BIGQUERY_NAMESPACE, name, bigquery=name)
+    return DatasetRef(BIGQUERY_NAMESPACE, name, bigquery=name, uri=f"bigquery://{project}/{dataset}/{table}")
 
 
 # -- OpenLineage objects (lazy imports) --------------------------------------------------------

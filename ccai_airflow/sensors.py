@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.sdk.bases.sensor import PokeReturnValue
 
+from ccai_airflow import lineage
 from ccai_airflow.compat import (
     AirflowFailException,
     AirflowSensorTimeout,
@@ -22,6 +23,7 @@ from ccai_airflow.core.names import (
     validate_seconds,
     validate_transport,
 )
+from ccai_airflow.core.outcome import Outcome
 from ccai_airflow.core.polling import DEFAULT_POLLING
 from ccai_airflow.core.progress import log_progress
 from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
@@ -52,6 +54,8 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param response_fields: push only these fields of the response (dotted camelCase paths, e.g.
         ``["name", "trainingStats.analyzedConversationsCount"]``); default: all of it.
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
+    :param asset_events: on success, record an asset event for the issue model when the response is an
+        ``IssueModel``, through the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     :param poke_interval: seconds between polls, in every mode (the trigger gets it as its
         ``poll_interval``). Not set: adaptive polling, about a tenth of the operation's age, from 2 s
         up to 10 min (``polling.DEFAULT_POLLING``).
@@ -73,6 +77,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         cancel_on_kill: bool = False,
         response_fields: Sequence[str] | None = None,
         max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
+        asset_events: bool = True,
         **kwargs: Any,
     ) -> None:
         # poke_interval set: a fixed cadence in every mode. Not set: the adaptive DEFAULT_POLLING.
@@ -88,7 +93,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         self.transport = validate_transport(transport)
         self.api_endpoint = api_endpoint
         self.deferrable = deferrable
-        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes)
+        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes, asset_events)
         if "{{" not in str(operation_name):
             parse_operation_name(operation_name)
         if "{{" not in str(impersonation_chain):
@@ -103,6 +108,13 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         super().render_template_fields(context, jinja_env)
         parse_operation_name(self.operation_name)
         validate_impersonation_chain(self.impersonation_chain)
+
+    def asset_resources(self, outcome: Outcome | None) -> Sequence[lineage.DatasetRef]:
+        """An operation of any kind: the issue model when the response is one (CreateIssueModel's)."""
+        response = (outcome.response if outcome is not None else None) or {}
+        if str(response.get("@type", "")).endswith(".IssueModel") and response.get("name"):
+            return (lineage.issue_model(str(response["name"])),)
+        return ()
 
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:

@@ -17,6 +17,7 @@ from functools import cached_property, partial
 from typing import Any
 
 from ccai_airflow import metrics
+from ccai_airflow.asset_events import AssetEventsMixin
 from ccai_airflow.compat import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
@@ -41,7 +42,7 @@ __all__ = ["OperationWaitMixin"]
 DEFERRAL_TIMEOUT_GRACE_S = 60.0
 
 
-class OperationWaitMixin:
+class OperationWaitMixin(AssetEventsMixin):
     """Mixed into the sensor and the operators; their ``__init__`` sets the connection and the options."""
 
     gcp_conn_id: str
@@ -49,7 +50,6 @@ class OperationWaitMixin:
     transport: str
     api_endpoint: str | None
     execution_timeout: timedelta | None
-    log: Any
     defer: Callable[..., Any]  # BaseOperator's
     cancel_on_kill: bool = False
     response_fields: Sequence[str] | None = None
@@ -59,13 +59,13 @@ class OperationWaitMixin:
     _wait: OperationWait | None = None  # this try's wait
     _last_outcome: Outcome | None = None  # what finish() was given: ccai_airflow.lineage reads it
 
-    def init_wait_options(
-        self, cancel_on_kill: bool, response_fields: Sequence[str] | None, max_xcom_bytes: int | None
-    ) -> None:
+    def init_wait_options(self, cancel_on_kill: bool, response_fields: Sequence[str] | None,
+                          max_xcom_bytes: int | None, asset_events: bool) -> None:
         """Validate and keep the options every waiter has."""
         self.cancel_on_kill = validate_flag("cancel_on_kill", cancel_on_kill)
         self.response_fields = validate_response_fields(response_fields)
         self.max_xcom_bytes = validate_max_xcom_bytes(max_xcom_bytes)
+        self.init_asset_events(asset_events)
 
     def hook_params(self) -> HookParams:
         return HookParams(self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint)
@@ -161,7 +161,7 @@ class OperationWaitMixin:
 
     # -- finishing -----------------------------------------------------------------------------
     def finish(self, context: Any, outcome: Outcome) -> Any:
-        """Push the XComs of a success and return the response; raise for anything else."""
+        """Push the XComs of a success, record its asset events and return the response; raise for anything else."""
         self._last_outcome = outcome
         if self._wait is not None:
             self._wait.last_status = outcome.status
@@ -177,7 +177,12 @@ class OperationWaitMixin:
             if key != "return_value":
                 ti.xcom_push(key=key, value=value)
         self.log.info("Operation %s succeeded.", outcome.operation_name)
+        self.succeeded(context, outcome)
+        self.record_asset_events(context, outcome)
         return done.values["return_value"]
+
+    def succeeded(self, context: Any, outcome: Outcome) -> None:
+        """After the push of a success, before its asset events: what an operator learns from it (links, names)."""
 
     def timeout_error(self, context: Any, message: str) -> BaseException:
         """Our ``timeout`` (from the first try) is final; ``execution_timeout`` lets Airflow's retries apply."""

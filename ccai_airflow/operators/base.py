@@ -21,7 +21,6 @@ from ccai_airflow.core.names import (
     validate_seconds,
     validate_transport,
 )
-from ccai_airflow.core.outcome import Status
 from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
 from ccai_airflow.exceptions import (
     ContactCenterInsightsOperationRetryableError,
@@ -31,13 +30,14 @@ from ccai_airflow.links import (
     ContactCenterInsightsLink,
     ContactCenterInsightsOperationLink,
 )
+from ccai_airflow.operators.outputs import OperatorOutputsMixin
 from ccai_airflow.operators.resuming import resume_or_start
 from ccai_airflow.waiting import OperationWaitMixin
 
 __all__ = ["ContactCenterInsightsStartOperationOperator"]
 
 
-class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleCloudBaseOperator):
+class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, OperationWaitMixin, GoogleCloudBaseOperator):
     """Base of the operators: start one LRO, push its name, maybe wait. Subclasses build the request.
 
     :param project_id: Google Cloud project; defaults to the connection's project.
@@ -58,6 +58,8 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
     :param cancel_on_kill: cancel the operation when the task is killed or its wait times out.
     :param response_fields: push only these fields of the response (see the sensor).
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
+    :param asset_events: on success, record an asset event for each resource the operation produced, through
+        the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     """
 
     template_fields: Sequence[str] = ("project_id", "location", "gcp_conn_id", "impersonation_chain")
@@ -65,7 +67,6 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(),
     )
     failure_error = ContactCenterInsightsOperationRetryableError
-    _operation_name: str | None = None  # the operation execute() started or resumed (lineage's run facet)
 
     def __init__(
         self,
@@ -86,10 +87,11 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         cancel_on_kill: bool = False,
         response_fields: Sequence[str] | None = None,
         max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
+        asset_events: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes)
+        self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes, asset_events)
         self.project_id = project_id
         self.location = location
         self.gcp_conn_id = gcp_conn_id
@@ -140,35 +142,6 @@ class ContactCenterInsightsStartOperationOperator(OperationWaitMixin, GoogleClou
         self._operation_name = name
         context["ti"].xcom_push(key="operation_name", value=name)
         ContactCenterInsightsOperationLink.persist(context=context, operation_name=name)
-
-    # -- OpenLineage (the provider's developer guide; ccai_airflow.lineage builds the objects) ---------
-    def lineage_datasets(self) -> lineage.Datasets:
-        """What this operator reads and writes, by OpenLineage name; each operator says."""
-        return lineage.Datasets()
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """The OpenLineage listener's call after a success: our datasets and the operation's run facet."""
-        return self._openlineage()
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """As on complete, after a failure: the run facet then has the operation's error."""
-        return self._openlineage()
-
-    def _openlineage(self) -> Any:
-        return lineage.operator_lineage(self.log, self.task_id, self.lineage_datasets, self._operation_name,
-                                        self._last_outcome, self._bigquery_client)
-
-    def _bigquery_client(self, project: str) -> Any:
-        """A BigQuery client with this task's connection and impersonation chain (to read a table's schema)."""
-        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-
-        hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
-        return hook.get_client(project_id=project)
-
-    def _succeeded(self) -> dict[str, Any] | None:
-        """The decoded response when this task waited and the operation succeeded; else None."""
-        outcome = self._last_outcome
-        return (outcome.response or {}) if outcome is not None and outcome.status is Status.SUCCEEDED else None
 
     def _project_id(self) -> str:
         project = self.project_id or self.hook.project_id

@@ -162,3 +162,7 @@ class ContactCenterInsightsBulkDeleteConversationsOperator(_Base):
         """The location's conversations, which the delete changes (those its filter selects are gone)."""
         return lineage.Datasets(outputs=(lineage.conversations(self._parent()),))
 
+    def asset_resources(self, outcome: Any) -> Sequence[lineage.DatasetRef]:
+        """None: a DAG scheduled on the conversations runs on new ones, not on their removal."""
+        return ()
+

@@ -62,14 +62,12 @@ class ContactCenterInsightsCreateIssueModelOperator(ContactCenterInsightsStartOp
         model = (lineage.issue_model(str(name), lifecycle="CREATE"),) if name else ()
         return lineage.Datasets(inputs=(lineage.conversations(parent),), outputs=model)
 
-    def finish(self, context: Any, outcome: Any) -> Any:
-        response = super().finish(context, outcome)
+    def succeeded(self, context: Any, outcome: Outcome) -> None:
         ContactCenterInsightsIssueModelLink.persist(
             context=context, project_id=self._project_id(), location=self.location,
             # The whole response names the model: ``response_fields`` may have cut the name from what is pushed.
             issue_model_id=str((outcome.response or {}).get("name", "")).rsplit("/", 1)[-1],
         )
-        return response
 
 
 class ContactCenterInsightsDeployIssueModelOperator(IssueModelSwap):

@@ -178,5 +178,6 @@ class IssueModelSwap(_IssueModelOperator):
             self.log.info("Swap done: %s is DEPLOYED, %s was undeployed by %s.", target, *previous)
         if deploy is None:
             self.log.info("Issue model %s was already deployed, and no other is: nothing to do.", target)
+            self.record_asset_events(context, None)
             return {"@type": DEPLOY_RESPONSE_TYPE}
         return self.finish(context, deploy)

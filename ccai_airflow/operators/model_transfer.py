@@ -104,8 +104,7 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
         return lineage.Datasets(inputs=(lineage.gcs_objects(validate_gcs_object_uri("object_uri", self.object_uri)),),
                                 outputs=model)
 
-    def finish(self, context: Any, outcome: Outcome) -> Any:
-        response = super().finish(context, outcome)
+    def succeeded(self, context: Any, outcome: Outcome) -> None:
         name = self._imported_name = self._imported_model(outcome)
         context["ti"].xcom_push(key="issue_model_name", value=name)
         if name:
@@ -113,7 +112,6 @@ class ContactCenterInsightsImportIssueModelOperator(ContactCenterInsightsStartOp
                 context=context, project_id=self._project_id(), location=self.location,
                 issue_model_id=name.rsplit("/", 1)[-1],
             )
-        return response
 
     def _imported_model(self, outcome: Outcome) -> str | None:
         started, ended = outcome.created_at(), outcome.ended_at()
