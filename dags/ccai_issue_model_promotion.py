@@ -1,15 +1,18 @@
 """
-### Promote the deployed issue (topic) model from a dev project to prod
+### Promote the issue (topic) model dev just deployed to prod
 
-Weekly: takes the issue model deployed in the dev project, moves it to the prod project through
-Cloud Storage, checks that it arrived whole, and deploys it there in place of prod's current model.
+Runs on data, not on the clock: each time `ccai_issue_model_lifecycle` deploys a model (the asset event
+its `deploy_issue_model` task records through its alias), this DAG moves that model to the prod project
+through Cloud Storage, checks that it arrived whole, and deploys it there in place of prod's current model.
 
-* `find_dev_model` lists the dev project's models (ListIssueModels) and takes the newest DEPLOYED one
-  (DeployIssueModel allows one per location, so it is the one dev serves), with its issues
-  (ListIssues) and their labeled-conversation counts (its training stats).
-* `export_model` starts ExportIssueModel to `{bucket}/promotions/{ds_nodash}/issue-model.json`, one
-  object per run date so that weekly runs do not overwrite each other; the object stays as the backup
-  of what was promoted. Only TYPE_V2 (or later) models can be exported (Google's export/import guide).
+* `find_dev_model` takes the model named in the triggering asset event (`extra["resource"]`) and checks
+  that it is still DEPLOYED. Triggered by hand, it promotes the `issue_model_name` param, or else the
+  newest DEPLOYED model of the `dev_project` param (DeployIssueModel allows one per location, so it is
+  the one dev serves). With it come its issues (ListIssues) and their labeled-conversation counts.
+* `export_model` starts ExportIssueModel to `{bucket}/promotions/{when}/issue-model.json` (the logical
+  date, or `run_after` in an asset-triggered run, which has no logical date), one object per run so
+  that runs do not overwrite each other; the object stays as the backup of what was promoted. Only
+  TYPE_V2 (or later) models can be exported (Google's export/import guide).
 * `import_model` starts ImportIssueModel into the prod project with `create_new_model=True`: a new
   model with new ids, UNDEPLOYED. Its response is empty; the operator finds the model it wrote and
   pushes `issue_model_name`.
@@ -21,7 +24,7 @@ Cloud Storage, checks that it arrived whole, and deploys it there in place of pr
   deploy fails (see `ccai_issue_model_lifecycle`).
 * `report` prints the dev model, the object, the prod model and its state, the model it replaced.
 
-Every operation is waited for in the triggerer (deferrable). Projects and bucket are DAG params.
+Every operation is waited for in the triggerer (deferrable). The prod project and the bucket are DAG params.
 Connection: `google_cloud_default` with access to both projects. Against the bundled emulator set
 `CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`; `make demo ARGS="--dag-id ccai_issue_model_promotion"`
 seeds the dev project with a deployed model and runs it.
@@ -35,6 +38,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from ccai_airflow.assets import task_alias
 from ccai_airflow.operators import (
     ContactCenterInsightsDeployIssueModelOperator,
     ContactCenterInsightsExportIssueModelOperator,
@@ -45,7 +49,11 @@ LOCATION = "us-central1"
 DEV_PROJECT = "ccai-dev"
 PROD_PROJECT = "ccai-prod"
 BUCKET = "gs://ccai-issue-model-promotions"
-OBJECT_URI = "{{ params.bucket }}/promotions/{{ ds_nodash }}/issue-model.json"
+# An asset-triggered run has no logical date (so no ds): its run_after names the object then.
+OBJECT_URI = ("{{ params.bucket }}/promotions/{{ (dag_run.logical_date or dag_run.run_after) | ts_nodash }}"
+              "/issue-model.json")
+# What this DAG runs on: the models the lifecycle DAG's deploy task deploys.
+DEPLOYED_IN_DEV = task_alias("ccai_issue_model_lifecycle", "deploy_issue_model")
 PROD_MODEL = "{{ ti.xcom_pull(task_ids='import_model', key='issue_model_name') }}"
 
 
@@ -58,8 +66,8 @@ def issue_counts(hook: Any, model_name: str) -> dict[str, int | None]:
 
 with DAG(
     dag_id="ccai_issue_model_promotion",
-    description="Promote the deployed Contact Center Insights issue model from a dev project to prod",
-    schedule="@weekly",
+    description="Promote the Contact Center Insights issue model dev deployed to prod",
+    schedule=[DEPLOYED_IN_DEV],
     start_date=pendulum.datetime(2026, 1, 5, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -74,29 +82,40 @@ with DAG(
     },
     params={
         "dev_project": Param(DEV_PROJECT, type="string", minLength=1),
+        "issue_model_name": Param("", type="string",
+                                  description="By hand: the dev model to promote; empty: dev's deployed one."),
         "prod_project": Param(PROD_PROJECT, type="string", minLength=1),
         "bucket": Param(BUCKET, type="string", pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$"),
     },
 ) as dag:
 
     @task
-    def find_dev_model(params: Any = None) -> dict[str, Any]:
+    def find_dev_model(params: Any = None, triggering_asset_events: Any = None) -> dict[str, Any]:
         from ccai_airflow.hooks import ContactCenterInsightsHook
 
         hook = ContactCenterInsightsHook(gcp_conn_id="google_cloud_default")
-        parent = f"projects/{params['dev_project']}/locations/{LOCATION}"
-        deployed = [model for model in hook.list_issue_models(parent) if model.state.name == "DEPLOYED"]
-        if not deployed:
-            raise ValueError(f"No DEPLOYED issue model in {parent}: nothing to promote.")
-        model = max(deployed, key=lambda m: type(m).pb(m).create_time.ToNanoseconds())  # the newest
-        print(f"Promoting {model.name} ({model.display_name!r}, {model.issue_count} issues)")
-        return {"name": model.name, "display_name": model.display_name, "issues": issue_counts(hook, model.name)}
+        events = [event for found in (triggering_asset_events or {}).values() for event in found]
+        name = events[-1].extra["resource"] if events else params["issue_model_name"]
+        if name:
+            model = hook.get_issue_model(name)
+            if model.state.name != "DEPLOYED":
+                raise ValueError(f"Issue model {name} is {model.state.name}, not DEPLOYED: not promoting it.")
+        else:
+            parent = f"projects/{params['dev_project']}/locations/{LOCATION}"
+            deployed = [model for model in hook.list_issue_models(parent) if model.state.name == "DEPLOYED"]
+            if not deployed:
+                raise ValueError(f"No DEPLOYED issue model in {parent}: nothing to promote.")
+            model = max(deployed, key=lambda m: type(m).pb(m).create_time.ToNanoseconds())  # the newest
+        source = f"the asset event of {events[-1].source_dag_id}.{events[-1].source_task_id}" if events else "params"
+        print(f"Promoting {model.name} ({model.display_name!r}, {model.issue_count} issues), from {source}")
+        return {"name": model.name, "project": model.name.split("/")[1], "display_name": model.display_name,
+                "issues": issue_counts(hook, model.name)}
 
     dev_model = find_dev_model()
 
     export_model = ContactCenterInsightsExportIssueModelOperator(
         task_id="export_model",
-        project_id="{{ params.dev_project }}",
+        project_id="{{ ti.xcom_pull(task_ids='find_dev_model')['project'] }}",
         issue_model_id="{{ ti.xcom_pull(task_ids='find_dev_model')['name'] }}",
         object_uri=OBJECT_URI,
         deferrable=True,

@@ -18,7 +18,7 @@ import pytest
 EXAMPLES = Path(__file__).parent.parent / "dags"
 EXAMPLE_IDS = {
     "ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_conversation_retention",
-    "ccai_issue_model_promotion",
+    "ccai_issue_model_promotion", "ccai_insights_table_check",
 }
 
 
@@ -150,8 +150,8 @@ def test_promotion_moves_each_weeks_dev_model_to_prod_and_swaps_the_previous_one
     assert len(set(dev)) == len(set(prod)) == 2
     assert all(name.startswith("projects/ccai-dev/locations/us-central1/issueModels/") for name in dev)
     assert all(name.startswith("projects/ccai-prod/locations/us-central1/issueModels/") for name in prod)
-    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260112/issue-model.json" in out
-    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260119/issue-model.json" in out
+    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260112T000000/issue-model.json" in out
+    assert "exported to:       gs://ccai-issue-model-promotions/promotions/20260119T000000/issue-model.json" in out
     assert f"replaced model:    {prod[0]} (now UNDEPLOYED" in out
     now = out.split("issue models now:\n", 1)[1].split("  emulator calls:", 1)[0].splitlines()
     assert {line.split()[0]: line.split()[1] for line in now} == {prod[0]: "UNDEPLOYED", prod[1]: "DEPLOYED"}
