@@ -11,7 +11,21 @@ emulator. It then:
    every task's extra links, read through the REST API as the UI reads them (the sensor's also
    while it was deferred), must be the expected URLs;
 2. runs 50 DAG runs of a sensor-only DAG at once and reports how many worker slots were busy while
-   they waited (deferrable sensors should hold none).
+   they waited (deferrable sensors should hold none);
+3. checks that [1]'s ``deploy_issue_model`` success (the asset event it records through its alias,
+   ``contactcenterinsights/ccai_issue_model_lifecycle/deploy_issue_model``) made the scheduler create
+   exactly one ``asset_triggered`` run of ``ccai_issue_model_promotion``: the event's extra (read
+   through the REST API) names [1]'s model, DEPLOYED, with its training stats; the run, which went
+   on while [2] did (its tasks are not the sensor-only runs [2] counts), succeeded, its
+   ``find_dev_model`` took [1]'s model from the event and its ``report`` has the model it imported
+   and deployed in ``ccai-prod``; it reports how long the scheduler took from the event to the
+   run's queueing and start.
+
+The scheduler creates asset-triggered runs only with ``[scheduler] use_job_schedule`` on, which
+would also start the example DAGs' clock (``@weekly``, ``@daily``) runs: a DAG policy in the Airflow
+home's ``config/airflow_local_settings.py`` gives the clock-scheduled DAGs no schedule instead
+(their manual runs keep the same data interval), so the runs are the script's and the ones their
+asset events trigger; [3] checks that no ``scheduled`` run was created.
 
 Every process is stopped at the end by its own PID; logs stay under the work folder, and when a
 component does not come up the script fails with the tail of that component's log.
@@ -25,9 +39,11 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import requests
 from google.cloud.contact_center_insights_v1 import types
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,12 +67,41 @@ from e2e.deployment import (  # noqa: E402
 )
 
 LIFECYCLE = "ccai_issue_model_lifecycle"
+PROMOTION = "ccai_issue_model_promotion"
 SENSOR_ONLY = "ccai_e2e_sensor_only"
 PROJECT = "e2e-project"
+PROD_PROJECT = "ccai-prod"  # the promotion DAG's default prod_project param
 PARENT = f"projects/{PROJECT}/locations/us-central1"
+OPERATION_SECONDS = 40  # how long the emulator's operations run, but for [2]'s
+# What the Airflow home's config/airflow_local_settings.py holds (see the module docstring).
+LOCAL_SETTINGS_PATH = Path("config", "airflow_local_settings.py")
+LOCAL_SETTINGS = '''"""Written by e2e/run_e2e.py: no DAG of this deployment runs on the clock.
+
+The scheduler runs with [scheduler] use_job_schedule on, as asset-triggered runs need it; the example
+DAGs' clock schedules (@weekly, @daily) would then start runs beside the ones the script triggers. A DAG
+scheduled on the clock gets no schedule here: its manual runs have the same (exact) data interval.
+"""
+
+
+def dag_policy(dag):
+    try:
+        from airflow.sdk.definitions.timetables.simple import NullTimetable
+    except ImportError:  # Airflow 3.1's SDK DAGs hold the core timetables
+        from airflow.timetables.simple import NullTimetable
+    timetable = dag.timetable
+    if timetable.can_be_scheduled and not timetable.asset_condition:
+        dag.timetable = NullTimetable()
+'''
 
 
 # -- the checks ---------------------------------------------------------------------------------
+def unpause(api: Api, dag_id: str) -> None:
+    answer = api.session.patch(f"{api.base}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30)
+    if answer.status_code >= 400 or answer.json().get("is_paused") is not False:
+        raise E2EError(f"PATCH /dags/{dag_id} is_paused=false: {answer.status_code} {answer.text}")
+    print(f"  unpaused {dag_id}", flush=True)
+
+
 def check_lifecycle_with_triggerer_kill(
     stack: Stack, api: Api, controls: EmulatorControl, airflow: list[str]
 ) -> dict[str, Any]:
@@ -161,6 +206,8 @@ def check_many_deferred_sensors(stack: Stack, api: Api, controls: EmulatorContro
     hook = ContactCenterInsightsHook()
     names = [hook.start_operation(types.CreateIssueModelRequest(
         parent=PARENT, issue_model={"display_name": f"e2e-{i}"})).name for i in range(runs)]
+    # Those keep their 240 s; the operations started meanwhile (the promotion of [3]) go at the usual speed.
+    controls.set_operation_seconds(OPERATION_SECONDS)
     started = time.monotonic()
     run_ids = [api.post(f"/dags/{SENSOR_ONLY}/dagRuns", {"logical_date": None, "conf": {"operation_name": n}})[
         "dag_run_id"] for n in names]
@@ -196,6 +243,127 @@ def check_many_deferred_sensors(stack: Stack, api: Api, controls: EmulatorContro
     return result
 
 
+def check_asset_triggered_promotion(stack: Stack, api: Api, lifecycle: dict[str, Any]) -> dict[str, Any]:
+    """[1]'s deploy_issue_model event: one asset-triggered promotion run, on [1]'s model, which succeeded."""
+    print(f"\n[3] {PROMOTION}, asset-triggered by {LIFECYCLE}.deploy_issue_model", flush=True)
+    model, lifecycle_run = lifecycle["issue_model_name"], lifecycle["run_id"]
+    scheduler_log = stack.log("scheduler")
+
+    events = api.get("/assets/events", source_dag_id=LIFECYCLE, source_run_id=lifecycle_run,
+                     order_by="timestamp", limit=100)["asset_events"]
+    deployed = [e for e in events if e["source_task_id"] == "deploy_issue_model"]
+    if len(deployed) != 1:
+        raise E2EError(f"{len(deployed)} asset events from {LIFECYCLE}.deploy_issue_model of run {lifecycle_run}, "
+                       f"expected one; the run's events: {[(e['source_task_id'], e['uri']) for e in events]}")
+    event = deployed[0]
+    extra = event["extra"] or {}
+    print(f"  asset event {event['id']} at {event['timestamp']}: {event['uri']}", flush=True)
+    print(f"  extra: {json.dumps(extra, sort_keys=True)}", flush=True)
+    problems = []
+    if event["uri"] != f"contactcenterinsights://{model}":
+        problems.append(f"event URI {event['uri']}, expected contactcenterinsights://{model}")
+    if extra.get("resource") != model:
+        problems.append(f"extra resource {extra.get('resource')!r}, expected {model!r}")
+    if extra.get("state") != "DEPLOYED":
+        problems.append(f"extra state {extra.get('state')!r}, expected 'DEPLOYED'")
+    stats = extra.get("trainingStats")
+    if not isinstance(stats, dict) or not isinstance(stats.get("analyzedConversationsCount"), int):
+        problems.append(f"extra trainingStats {stats!r} has no analyzedConversationsCount")
+    if problems:
+        raise E2EError("; ".join(problems))
+
+    def promotion_runs() -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = api.get(f"/dags/{PROMOTION}/dagRuns", limit=100)["dag_runs"]
+        return runs
+
+    # [2] took minutes: the run is there already, unless the scheduler never created it.
+    wait_for(f"an asset-triggered run of {PROMOTION}", lambda: [r for r in promotion_runs()
+                                                              if r["run_type"] == "asset_triggered"],
+             timeout=60, every=2, log=scheduler_log)
+    run_id = next(r["dag_run_id"] for r in promotion_runs() if r["run_type"] == "asset_triggered")
+
+    # Not wait_for: a failed try (the DAG retries after minutes) ends the wait at once, with its log.
+    deadline = time.monotonic() + 600
+    while (run := api.get(f"/dags/{PROMOTION}/dagRuns/{run_id}"))["state"] not in ("success", "failed"):
+        tasks = api.get(f"/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        if any(t["state"] in ("failed", "up_for_retry") for t in tasks) or time.monotonic() > deadline:
+            raise E2EError(f"{PROMOTION} run {run_id} is {run['state']} after "
+                           f"{600 - deadline + time.monotonic():.0f} s: {promotion_failure(stack, api, run_id)}")
+        time.sleep(3)
+    print(f"  run {run_id} ({run['triggered_by']}): {run['state']}", flush=True)
+    if run["state"] != "success":
+        raise E2EError(f"{PROMOTION} run {run_id} ended {run['state']}: {promotion_failure(stack, api, run_id)}")
+    runs = promotion_runs()
+    if [(r["dag_run_id"], r["run_type"]) for r in runs] != [(run_id, "asset_triggered")]:
+        raise E2EError(f"runs of {PROMOTION}: {[(r['dag_run_id'], r['run_type'], r['state']) for r in runs]}, "
+                       f"expected the one asset-triggered run {run_id}")
+    scheduled = api.get("/dags/~/dagRuns", run_type="scheduled", limit=100)["dag_runs"]
+    if scheduled:
+        raise E2EError(f"clock-scheduled runs: {[(r['dag_id'], r['dag_run_id']) for r in scheduled]}; the DAG policy "
+                       f"of {LOCAL_SETTINGS_PATH} should have left none")
+    created = [(r["dag_id"], r["run_id"]) for r in event["created_dagruns"]]
+    consumed = api.get(f"/dags/{PROMOTION}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
+    if (PROMOTION, run_id) not in created or event["id"] not in [e["id"] for e in consumed]:
+        raise E2EError(f"event {event['id']} created the runs {created}, run {run_id} consumed the events "
+                       f"{[e['id'] for e in consumed]}: expected the one to be the other's")
+
+    dev = api.xcom(PROMOTION, run_id, "find_dev_model", "return_value")
+    report = api.xcom(PROMOTION, run_id, "report", "return_value")
+    source = f"from the asset event of {LIFECYCLE}.deploy_issue_model"
+    log_text = task_log(stack, PROMOTION, run_id, "find_dev_model")
+    if not isinstance(dev, dict) or dev.get("name") != model:
+        raise E2EError(f"find_dev_model returned {dev}, expected the name {model} of [1]'s model")
+    if not any(f"Promoting {model} " in line and source in line for line in log_text.splitlines()):
+        raise E2EError(f"find_dev_model's log does not say it promotes {model} {source}:\n{tail(log_text)}")
+    prod_model = report.get("issue_model_name") or ""
+    if (report.get("dev_issue_model_name") != model or report.get("state") != "DEPLOYED"
+            or not prod_model.startswith(f"projects/{PROD_PROJECT}/")):
+        raise E2EError(f"report returned {report}: expected {model} promoted to a DEPLOYED model of {PROD_PROJECT}")
+    print(f"  find_dev_model took {model} {source}; deployed as {prod_model} "
+          f"through {report.get('object_uri')}", flush=True)
+
+    at = datetime.fromisoformat(event["timestamp"])
+
+    def seconds_after_event(key: str) -> float | None:
+        return round((datetime.fromisoformat(run[key]) - at).total_seconds(), 3) if run.get(key) else None
+
+    result = {
+        "model": model, "promotion_run_id": run_id, "promotion_state": run["state"], "prod_model": prod_model,
+        "object_uri": report.get("object_uri"), "asset_event_id": event["id"], "asset_event_uri": event["uri"],
+        "asset_event_timestamp": event["timestamp"], "asset_event_extra": extra,
+        "consumed_asset_events": len(consumed),
+        "event_to_run_after_s": seconds_after_event("run_after"),
+        "event_to_queued_s": seconds_after_event("queued_at"),
+        "event_to_run_start_s": seconds_after_event("start_date"),
+        "event_to_run_end_s": seconds_after_event("end_date"),
+    }
+    print(f"  success: one asset-triggered run {run_id} of {model}; from the event: queued after "
+          f"{result['event_to_queued_s']} s, started after {result['event_to_run_start_s']} s, "
+          f"done after {result['event_to_run_end_s']} s", flush=True)
+    return result
+
+
+def task_log(stack: Stack, dag_id: str, run_id: str, task_id: str) -> str:
+    """Every attempt's log of a task instance, from the Airflow home's log folder (empty if none)."""
+    folder = Path(stack.env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    return "\n".join(path.read_text(errors="replace") for path in sorted(folder.glob("**/attempt=*.log")))
+
+
+def tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def promotion_failure(stack: Stack, api: Api, run_id: str) -> str:
+    """The run's task states and the log tails of its failed tasks."""
+    tasks = api.get(f"/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    parts = [str([(t["task_id"], t["state"]) for t in tasks])]
+    for t in tasks:
+        if t["state"] in ("failed", "up_for_retry", "upstream_failed"):
+            log = task_log(stack, PROMOTION, run_id, t["task_id"])
+            parts.append(f"--- {t['task_id']} ({t['state']}):\n{tail(log)}")
+    return "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make e2e", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,12 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         _, pg_pid = start_postgres(workdir, pg_port)
         print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
         create_database(pg_port)
+        (home / LOCAL_SETTINGS_PATH).parent.mkdir()
+        (home / LOCAL_SETTINGS_PATH).write_text(LOCAL_SETTINGS)
         env = airflow_env(home, dags, pg_port, api_port, "LocalExecutor", PROJECT,
                           AIRFLOW__CORE__PARALLELISM="16",
                           AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD="10",
-                          AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2")
+                          AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2",
+                          # Asset-triggered runs need it; the DAG policy above keeps the clock's runs out.
+                          AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
         stack = Stack(workdir, env)
-        emu = start_emulator(stack, operation_seconds=40)
+        emu = start_emulator(stack, operation_seconds=OPERATION_SECONDS)
         migrate(stack)
         for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
             stack.start(name, [*airflow, name])
@@ -234,18 +406,31 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the API server", api.login, 120, log=stack.log("api-server"))
         for name in ("scheduler", "dag-processor", "triggerer"):
             stack.check_alive(name)
-        wait_for_dags(api, {LIFECYCLE, SENSOR_ONLY}, stack, timeout=120)
+        wait_for_dags(api, {LIFECYCLE, PROMOTION, SENSOR_ONLY}, stack, timeout=120)
+        clocked = {d["dag_id"]: d["next_dagrun_run_after"] for d in api.get("/dags", limit=100)["dags"]
+                   if d["next_dagrun_run_after"]}
+        if clocked:
+            raise E2EError(f"DAGs with a next run on the clock: {clocked}; the DAG policy of {LOCAL_SETTINGS_PATH} "
+                           f"did not apply:\n{tail(stack.log('dag-processor').read_text(errors='replace'))}")
+        # Before [1]'s deploy succeeds: a paused DAG gets no asset-triggered run.
+        unpause(api, PROMOTION)
 
         with EmulatorControl(emu["rest_url"], timeout=10) as controls:
-            results = {
-                "lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow),
-                "sensor_only": check_many_deferred_sensors(stack, api, controls, args.runs),
-            }
+            results = {"lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow)}
+            # The promotion [1] triggered goes on meanwhile: [3] waits for it after [2].
+            results["sensor_only"] = check_many_deferred_sensors(stack, api, controls, args.runs)
+            results["asset_triggered_promotion"] = check_asset_triggered_promotion(stack, api, results["lifecycle"])
         (workdir / "results.json").write_text(json.dumps(results, indent=2))
         print(f"\nE2E passed. Results: {workdir / 'results.json'}; logs: {stack.logs}", flush=True)
         return 0
     except E2EError as exc:
         print(f"\nE2E FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except requests.RequestException as exc:  # the API server went away: which processes did, and its log
+        gone = {name: stack.procs[name].returncode for name in stack.exited()} if stack is not None else {}
+        api_log = tail(stack.log("api-server").read_text(errors="replace"), 20) if stack is not None else ""
+        print(f"\nE2E FAILED: a REST API call failed: {exc}\nexited (name: code): {gone}\n{api_log}",
+              file=sys.stderr, flush=True)
         return 1
     finally:
         print("\nStopping everything:", flush=True)
