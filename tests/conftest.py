@@ -50,6 +50,19 @@ def _one_in_process_execution_api() -> None:
         supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)
 
 
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """Google's Pub/Sub emulator, once per session (one per pytest-xdist worker): its ``HOST:PORT``.
+
+    Skips where it is not installed (``.ci/run`` fails there instead, so CI runs these tests)."""
+    from ccai_airflow.emulator.pubsub import INSTALL_HINT, PubSubEmulator, find_pubsub_emulator
+
+    if find_pubsub_emulator() is None:
+        pytest.skip(INSTALL_HINT)
+    with PubSubEmulator() as pubsub:
+        yield pubsub.host
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     with Emulator(operation_seconds=0.3, seed=1234) as emu:

@@ -93,6 +93,12 @@ class EmulatorControl:
     def list_objects(self, prefix: str = "gs://") -> list[str]:
         return list(self.request("GET", "storageObjects?" + urllib.parse.urlencode({"prefix": prefix}))["uris"])
 
+    def set_pubsub_emulator_host(self, host: str | None) -> None:
+        self.request("POST", "pubsubEmulatorHost", {"host": host})
+
+    def notifications_published(self) -> dict[str, int]:
+        return dict(self.request("GET", "notificationsPublished"))
+
     # -- transport --------------------------------------------------------------------------------
     def request(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         """``method /emulator/v1/{action}`` with ``body`` as JSON; the decoded answer, or the API error raised."""

@@ -173,6 +173,7 @@ class Conversations(Operations):
             self._advance()
             self._check_free(request)
             name = self._store(request.parent, conversation, request.conversation_id, self.wall())
+            self._notify("create-conversation", request.parent, name)
             return _copy(self._conversations[name])
 
     def upload_conversation(self, request: Message) -> operations_pb2.Operation:
@@ -183,6 +184,7 @@ class Conversations(Operations):
 
             def finish() -> Message:
                 name = self._store(request.parent, conversation, request.conversation_id, self.wall())
+                self._notify("create-conversation", request.parent, name)
                 return _copy(self._conversations[name])
 
             operation = self._start("UploadConversationMetadata", request, request.parent, finish)
@@ -211,6 +213,7 @@ class Conversations(Operations):
             updated.update_time.CopyFrom(_timestamp(now))
             stored.CopyFrom(updated)  # in place: an analysis under way still finds it
             self._watch_expiry(stored)
+            self._notify("update-conversation", "/".join(stored.name.split("/")[:4]), stored.name)
             return _copy(stored)
 
     def delete_conversation(self, request: Message) -> empty_pb2.Empty:

@@ -22,6 +22,8 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
+from ccai_airflow.emulator.notifications import OPERATION_TRIGGERS
+
 # Raw protobuf messages of the generated types: their fields are only known at run time.
 Message = Any
 
@@ -97,6 +99,11 @@ class Operations:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
             raise exceptions.InvalidArgument(f"Invalid operation_seconds {seconds!r}: expected a number >= 0.")
         self.operation_seconds = float(seconds)
+
+    def tick(self) -> None:
+        """Complete the operations due by now."""
+        with self._lock:
+            self._advance()
 
     # -- operations -----------------------------------------------------------------------------
     def get_operation(self, request: operations_pb2.GetOperationRequest) -> operations_pb2.Operation:
@@ -188,6 +195,11 @@ class Operations:
         else:
             op.rollback()
             op.proto.error.CopyFrom(status_pb2.Status(code=error.code.value[0], message=error.message))
+        if (trigger := OPERATION_TRIGGERS.get(op.metadata.DESCRIPTOR.name)) is not None:
+            self._notify(trigger, "/".join(op.proto.name.split("/")[:4]), op.proto.name)
+
+    def _notify(self, trigger: str, parent: str, name: str) -> None:
+        """A notification trigger occurred in ``parent`` (``settings.LocationMethods`` publishes it)."""
 
     def _update_progress(self, op: _Operation) -> None:
         if op.proto.done or op.progress is None:

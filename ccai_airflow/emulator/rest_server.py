@@ -213,6 +213,8 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "seedConversations"): lambda: {"names": backend.seed_conversations(**body)},
             ("POST", "storageObjects"): lambda: backend.write_object(**body),
             ("GET", "storageObjects"): lambda: backend.object_control(**dict(request.query)),
+            ("POST", "pubsubEmulatorHost"): lambda: backend.set_pubsub_emulator_host(**body),
+            ("GET", "notificationsPublished"): backend.notifications_published,
         }
         handler = handlers.get((request.method, action))
         if handler is None:

@@ -15,6 +15,9 @@ from ccai_airflow.emulator.grpc_server import build_server
 from ccai_airflow.emulator.proxy import GrpcProxy
 from ccai_airflow.emulator.rest_server import build_app
 
+# How often an emulator with notifications on completes the operations due (the publish lag it adds).
+TICK_S = 0.05
+
 
 class Emulator:
     """A local Contact Center Insights API on loopback.
@@ -27,6 +30,8 @@ class Emulator:
     :param rest_port: REST port, 0 for a free one.
     :param operation_seconds: how long each long-running operation runs.
     :param seed: seed of the fault-injection draws, for repeatable runs.
+    :param pubsub_emulator_host: the Pub/Sub emulator its notifications go to (``HOST:PORT``); default
+        ``PUBSUB_EMULATOR_HOST``; none: no notification is published (``emulator.notifications``).
     """
 
     def __init__(
@@ -36,11 +41,14 @@ class Emulator:
         rest_port: int = 0,
         operation_seconds: float = 2.0,
         seed: int | None = None,
+        pubsub_emulator_host: str | None = None,
     ) -> None:
         self.host = host
         self._ports = (grpc_port, rest_port)
         self.backend = Backend(operation_seconds=operation_seconds)
         self.backend.set_operation_seconds(operation_seconds)
+        if pubsub_emulator_host is not None:
+            self.backend.set_pubsub_emulator_host(pubsub_emulator_host)
         self.faults = Faults(seed)
         self.grpc_port = 0
         self.rest_port = 0
@@ -136,6 +144,14 @@ class Emulator:
     def list_objects(self, prefix: str = "gs://") -> list[str]:
         return list(self.backend.object_control(prefix=prefix)["uris"])
 
+    def set_pubsub_emulator_host(self, host: str | None) -> None:
+        """Publish Insights' notifications to the Pub/Sub emulator at ``host`` from now on (None: none)."""
+        self.backend.set_pubsub_emulator_host(host)
+
+    def notifications_published(self) -> dict[str, int]:
+        """How many notifications Pub/Sub accepted, by topic."""
+        return self.backend.notifications_published()
+
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is not None:
@@ -176,6 +192,14 @@ class Emulator:
             self._error = exc
             self._ready.set()
 
+    async def _tick(self) -> None:
+        """With notifications on, operations end at their due time even if no one asks (their completion is
+        what is published); without, they end when next observed, which no caller can tell apart."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            if self.backend.notifier.host is not None:
+                self.backend.tick()
+
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -194,8 +218,10 @@ class Emulator:
             self.rest_port = runner.addresses[0][1]
             await grpc_server.start()
             self.grpc_port = await proxy.start(self.host, self._ports[0])
+            ticker = asyncio.create_task(self._tick())
             self._ready.set()
             await self._stop.wait()
+            ticker.cancel()
         finally:
             await proxy.close()
             await grpc_server.stop(grace=0.5)

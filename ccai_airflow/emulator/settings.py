@@ -16,6 +16,7 @@ from google.longrunning import operations_pb2
 
 from ccai_airflow.emulator.conversations import Conversations, check_ttl, matches, parse_filter, seconds_of, time_window
 from ccai_airflow.emulator.lro import Message, _copy, _timestamp
+from ccai_airflow.emulator.notifications import Notifier, topics_for
 from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 _KMS_KEY = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
@@ -32,6 +33,9 @@ NOTIFICATION_TRIGGERS = (
 _TOPIC = re.compile(r"^projects/[a-z0-9][a-z0-9.:-]*/topics/(?!goog)[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$")
 
 
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+
+
 def _location_of(name: str) -> str:
     return "/".join(name.split("/")[:4])
 
@@ -42,6 +46,7 @@ class LocationMethods(Conversations):
 
     _encryption_keys: dict[str, str] = field(default_factory=dict)  # location -> kms_key, once initialized
     _settings: dict[str, Message] = field(default_factory=dict)  # by name, made when first asked for
+    notifier: Notifier = field(default_factory=Notifier)
 
     def get_settings(self, request: Message) -> Message:
         with self._lock:
@@ -69,6 +74,21 @@ class LocationMethods(Conversations):
             settings.update_time.CopyFrom(settings.create_time)
             self._settings[name] = settings
         return settings
+
+    def set_pubsub_emulator_host(self, host: str | None) -> None:
+        """Publish notifications to the Pub/Sub emulator at ``host`` (``HOST:PORT``); None: publish none."""
+        if host is not None and not _HOST_PORT.match(str(host)):
+            raise exceptions.InvalidArgument(f"Invalid host {host!r}: expected HOST:PORT, e.g. 127.0.0.1:8085.")
+        self.notifier.set_host(host)
+
+    def notifications_published(self) -> dict[str, int]:
+        """Messages Pub/Sub accepted, by topic."""
+        return dict(self.notifier.published)
+
+    def _notify(self, trigger: str, parent: str, name: str) -> None:
+        settings = self._settings.get(parent + "/settings")
+        if settings is not None:
+            self.notifier.notify(topics_for(dict(settings.pubsub_notification_settings), trigger), trigger, name)
 
     def _default_ttl(self, parent: str) -> float | None:
         settings = self._settings.get(parent + "/settings")
