@@ -18,7 +18,7 @@ import pytest
 EXAMPLES = Path(__file__).parent.parent / "dags"
 EXAMPLE_IDS = {
     "ccai_issue_model_lifecycle", "ccai_bulk_analyze_and_export", "ccai_conversation_retention",
-    "ccai_issue_model_promotion", "ccai_insights_table_check",
+    "ccai_issue_model_promotion", "ccai_insights_table_check", "ccai_export_notifications",
 }
 
 

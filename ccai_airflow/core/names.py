@@ -98,6 +98,31 @@ def parse_parent(value: object) -> str:
     raise ValueError(f"Invalid parent {value!r}: expected projects/{{project}}/locations/{{location}}.")
 
 
+# Settings.pubsub_notification_settings: "Keys are notification triggers. Supported keys are: ..." and "Values are
+# Pub/Sub topics. The format of each Pub/Sub topic is: projects/{project}/topics/{topic}" ({topic} as Pub/Sub's
+# Topic.name allows: a letter first, 3-255 of [A-Za-z0-9-_.~+%], not starting with "goog").
+NOTIFICATION_TRIGGERS = (
+    "all-triggers", "create-analysis", "create-conversation", "export-insights-data", "ingest-conversations",
+    "update-conversation", "upload-conversation",
+)
+_TOPIC_RE = re.compile(r"^projects/[a-z0-9][a-z0-9.:-]*/topics/(?!goog)[A-Za-z][A-Za-z0-9_.~+%-]{2,254}\Z")
+
+
+def validate_notification_settings(value: object) -> dict[str, str]:
+    """``{trigger: "projects/P/topics/T"}`` as ``Settings.pubsub_notification_settings`` takes it; raise naming the
+    bad key or topic otherwise (``{}``: no notifications)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"Invalid notifications {value!r}: expected a dict of trigger -> projects/P/topics/T.")
+    for key, topic in value.items():
+        if key not in NOTIFICATION_TRIGGERS:
+            raise ValueError(
+                f"Invalid notification trigger {key!r}: expected one of {', '.join(NOTIFICATION_TRIGGERS)}.")
+        if not isinstance(topic, str) or not _TOPIC_RE.match(topic):
+            raise ValueError(f"Invalid topic {topic!r} for {key!r}: expected projects/{{project}}/topics/{{topic}}, "
+                             "the topic 3-255 characters of letters, digits and -_.~+%, starting with a letter.")
+    return dict(value)
+
+
 def child_name(parent: str, collection: str, value: object, arg: str) -> str:
     """The full name of a resource under ``parent``, given its id or its full name.
 

@@ -15,6 +15,9 @@ from typing import Any
 from google.api_core.gapic_v1.method import DEFAULT
 from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient, types
 from google.longrunning import operations_pb2
+from google.protobuf import field_mask_pb2
+
+from ccai_airflow.core.names import parse_parent, validate_notification_settings
 
 __all__ = ["START_METHODS", "InsightsCalls"]
 
@@ -106,3 +109,18 @@ class InsightsCalls:
     ) -> types.Settings:
         """The location's settings; ``name`` is ``projects/{project}/locations/{location}/settings``."""
         return self.get_conn().get_settings(name=name, retry=retry, timeout=timeout, metadata=metadata)
+
+    def update_pubsub_notification_settings(
+        self, parent: str, notifications: dict[str, str], retry: Any = DEFAULT, timeout: Any = DEFAULT,
+        metadata: Metadata = (),
+    ) -> types.Settings:
+        """Set where the location's notifications go, ``{trigger: "projects/P/topics/T"}`` (``{}``: none), with
+        UpdateSettings on ``pubsub_notification_settings`` alone; a bad trigger or topic is refused before the call.
+
+        The map replaces the location's whole map (a field mask cannot name a map's key)."""
+        settings = types.Settings(name=f"{parse_parent(parent)}/settings",
+                                  pubsub_notification_settings=validate_notification_settings(notifications))
+        return self.get_conn().update_settings(
+            settings=settings, update_mask=field_mask_pb2.FieldMask(paths=["pubsub_notification_settings"]),
+            retry=retry, timeout=timeout, metadata=metadata)
+
