@@ -21,6 +21,7 @@ from ccai_airflow.core.names import (
     parse_operation_name,
     validate_impersonation_chain,
     validate_seconds,
+    validate_subscription,
     validate_transport,
 )
 from ccai_airflow.core.outcome import Outcome
@@ -54,6 +55,10 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param response_fields: push only these fields of the response (dotted camelCase paths, e.g.
         ``["name", "trainingStats.analyzedConversationsCount"]``); default: all of it.
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
+    :param notification_subscription: with ``deferrable``, a Pub/Sub subscription (``projects/P/subscriptions/S``)
+        of the topic the location's notification for this operation goes to (ExportInsightsData,
+        IngestConversations, UploadConversation, CreateAnalysis): its messages wake the wait at once; polling
+        goes on as the fallback.
     :param asset_events: on success, record an asset event for the issue model when the response is an
         ``IssueModel``, through the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     :param poke_interval: seconds between polls, in every mode (the trigger gets it as its
@@ -78,6 +83,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         response_fields: Sequence[str] | None = None,
         max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
         asset_events: bool = True,
+        notification_subscription: str | None = None,
         **kwargs: Any,
     ) -> None:
         # poke_interval set: a fixed cadence in every mode. Not set: the adaptive DEFAULT_POLLING.
@@ -94,6 +100,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         self.api_endpoint = api_endpoint
         self.deferrable = deferrable
         self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes, asset_events)
+        self.notification_subscription = validate_subscription(notification_subscription)
         if "{{" not in str(operation_name):
             parse_operation_name(operation_name)
         if "{{" not in str(impersonation_chain):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -11,7 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from ccai_airflow import metrics
 from ccai_airflow.core.names import validate_impersonation_chain, validate_transport
 from ccai_airflow.core.wait import OperationWait
-from ccai_airflow.hooks import ContactCenterInsightsAsyncHook
+from ccai_airflow.hooks import ContactCenterInsightsAsyncHook, wakeups
 from ccai_airflow.hooks.params import HookParams
 
 __all__ = ["ContactCenterInsightsOperationTrigger"]
@@ -41,6 +42,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         after a triggerer restart keeps the original deadline instead of starting a new one.
     :param wait_tally: what the wait cost before it was deferred (``WaitTally.to_event()``); the trigger
         counts on from it. After a triggerer restart it counts on from it again.
+    :param notification_subscription: a Pub/Sub subscription (``projects/P/subscriptions/S``) of the topic the
+        location's notifications go to: a message wakes the wait at once (``ccai_airflow.hooks.wakeups``);
+        polling goes on as the fallback.
     """
 
     def __init__(
@@ -55,13 +59,15 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = False,
         wait_tally: dict[str, Any] | None = None,
+        notification_subscription: str | None = None,
     ) -> None:
         super().__init__()
         # The wait's own kwargs are the wait's to read (and to validate), so a trigger serialized by an earlier
         # release, whose kwargs lack a key added since, still loads with that key's default.
         self.wait = OperationWait.from_trigger_kwargs(
             {"operation_name": operation_name, "poll_interval": poll_interval, "end_time": end_time,
-             "cancel_on_kill": cancel_on_kill, "wait_tally": wait_tally},
+             "cancel_on_kill": cancel_on_kill, "wait_tally": wait_tally,
+             "notification_subscription": notification_subscription},
             meter=metrics,
         )
         self.gcp_conn_id = gcp_conn_id
@@ -78,10 +84,13 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     def operation_name(self) -> str:
         return self.wait.name
 
+    @property
+    def connection(self) -> HookParams:
+        return HookParams(self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint)
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        connection = HookParams(self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint)
         return f"{type(self).__module__}.{type(self).__qualname__}", {
-            **self.wait.to_trigger_kwargs(), **connection.to_kwargs()
+            **self.wait.to_trigger_kwargs(), **self.connection.to_kwargs()
         }
 
     def _hook(self) -> ContactCenterInsightsAsyncHook:
@@ -97,7 +106,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = self._bound_wait()
-        outcome = await wait.arun(self.log, asyncio.sleep)
+        subscription = wait.notification_subscription
+        sleep = asyncio.sleep if subscription is None else partial(wakeups.sleep, subscription, self.connection)
+        outcome = await wait.arun(self.log, sleep)
         yield TriggerEvent({**outcome.to_event(), "wait": wait.tally.to_event()})
 
     async def on_kill(self) -> None:

@@ -56,6 +56,7 @@ class OperationWaitMixin(AssetEventsMixin):
     max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES
     failure_error: type[Exception] = ContactCenterInsightsOperationFailedError
     wait_timeout: float | None = None
+    notification_subscription: str | None = None  # wakes a deferred wait (``ccai_airflow.hooks.wakeups``)
     _wait: OperationWait | None = None  # this try's wait
     _last_outcome: Outcome | None = None  # what finish() was given: ccai_airflow.lineage reads it
 
@@ -82,7 +83,7 @@ class OperationWaitMixin(AssetEventsMixin):
         end_time, started = deadline(context, timeout, self.execution_timeout)
         return self._bind(OperationWait(
             operation_name, end_time=end_time, poll_interval=poll_interval, cancel_on_kill=self.cancel_on_kill,
-            tally=WaitTally(operation_name, started=started),
+            notification_subscription=self.notification_subscription, tally=WaitTally(operation_name, started=started),
         ))
 
     def _bind(self, wait: OperationWait) -> OperationWait:

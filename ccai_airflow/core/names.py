@@ -123,6 +123,18 @@ def validate_notification_settings(value: object) -> dict[str, str]:
     return dict(value)
 
 
+# Pub/Sub's Subscription.name: "projects/{project}/subscriptions/{subscription}", {subscription} by the topic's rule.
+_SUBSCRIPTION_RE = re.compile(
+    r"^projects/[a-z0-9][a-z0-9.:-]*/subscriptions/(?!goog)[A-Za-z][A-Za-z0-9_.~+%-]{2,254}\Z")
+
+
+def validate_subscription(value: object, arg: str = "notification_subscription") -> str | None:
+    """None, or a Pub/Sub subscription's full name; raise naming the value otherwise."""
+    if value is None or (isinstance(value, str) and _SUBSCRIPTION_RE.match(value)):
+        return value
+    raise ValueError(f"Invalid {arg} {value!r}: expected projects/{{project}}/subscriptions/{{subscription}}.")
+
+
 def child_name(parent: str, collection: str, value: object, arg: str) -> str:
     """The full name of a resource under ``parent``, given its id or its full name.
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ccai_airflow.core.cancelling import CancelRule
-from ccai_airflow.core.names import parse_operation_name, validate_flag, validate_seconds
+from ccai_airflow.core.names import parse_operation_name, validate_flag, validate_seconds, validate_subscription
 from ccai_airflow.core.outcome import Outcome, Status
 from ccai_airflow.core.polling import PollingPolicy, Step, next_step
 from ccai_airflow.core.progress import WaitTally, log_progress
@@ -97,7 +97,8 @@ class Finish:
 @dataclass(eq=False)
 class OperationWait:
     """The wait for operation ``name`` until ``end_time`` (Unix seconds; None: none), polling every
-    ``poll_interval`` seconds (None: the adaptive ``DEFAULT_POLLING``). ``poll(name, retry_timeout, observer)``
+    ``poll_interval`` seconds (None: the adaptive ``DEFAULT_POLLING``), woken early in the triggerer by a message
+    on ``notification_subscription`` (Pub/Sub; None: polling only). ``poll(name, retry_timeout, observer)``
     and ``cancel(name)`` are the hook's, not part of the wait's value (equality, trigger kwargs): a wait rebuilt
     in the triggerer is handed the async ones. ``meter`` receives the counts (``NO_METER``: none)."""
 
@@ -105,6 +106,7 @@ class OperationWait:
     end_time: float | None = None
     poll_interval: float | None = None
     cancel_on_kill: bool = False
+    notification_subscription: str | None = None
     tally: WaitTally = None  # type: ignore[assignment]  # None: a fresh one, made by __post_init__
     poll: SyncPoll | AsyncPoll | None = field(default=None, repr=False)
     cancel: Callable[[str], Any] | None = field(default=None, repr=False)
@@ -116,24 +118,23 @@ class OperationWait:
         self.poll_interval = validate_seconds("poll_interval", self.poll_interval, zero_ok=False)
         self.end_time = _unix_seconds("end_time", self.end_time)
         self.cancel_on_kill = validate_flag("cancel_on_kill", self.cancel_on_kill)
+        self.notification_subscription = validate_subscription(self.notification_subscription)
         self.cancel_rule = CancelRule(self.cancel_on_kill)
         if self.tally is None:
             self.tally = WaitTally(self.name)
         self.policy = PollingPolicy.for_interval(self.poll_interval)
 
-    def __eq__(self, other: object) -> bool:
-        """Two waits are equal when they cross into the triggerer the same."""
+    def __eq__(self, other: object) -> bool:  # equal: they cross into the triggerer the same
         return isinstance(other, OperationWait) and self.to_trigger_kwargs() == other.to_trigger_kwargs()
 
     # -- into and out of the triggerer ---------------------------------------------------------------
     def to_trigger_kwargs(self) -> dict[str, Any]:
-        """JSON primitives only, as the trigger serializes them."""
+        """JSON primitives only, as the trigger serializes them; a key this release added is left out at its
+        default, so the row of an earlier release's trigger is written back unchanged."""
         return {
-            "operation_name": self.name,
-            "poll_interval": self.poll_interval,
-            "end_time": self.end_time,
-            "cancel_on_kill": self.cancel_on_kill,
-            "wait_tally": self.tally.to_event(),
+            "operation_name": self.name, "poll_interval": self.poll_interval, "end_time": self.end_time,
+            "cancel_on_kill": self.cancel_on_kill, "wait_tally": self.tally.to_event(),
+            **({"notification_subscription": self.notification_subscription} if self.notification_subscription else {}),
         }
 
     @classmethod
@@ -144,10 +145,9 @@ class OperationWait:
             raise ValueError(f"Invalid wait_tally {tally!r}: expected a dict from WaitTally.to_event() or None.")
         name = kwargs["operation_name"]
         return cls(
-            name=name, end_time=kwargs.get("end_time"), poll_interval=kwargs.get("poll_interval"),
-            cancel_on_kill=kwargs.get("cancel_on_kill", False),
-            tally=WaitTally.from_event(parse_operation_name(name).name, tally),
-            meter=meter,
+            name=name, cancel_on_kill=kwargs.get("cancel_on_kill", False),
+            **{key: kwargs.get(key) for key in ("end_time", "poll_interval", "notification_subscription")},
+            tally=WaitTally.from_event(parse_operation_name(name).name, tally), meter=meter,
         )
 
     # -- the step ----------------------------------------------------------------------------------

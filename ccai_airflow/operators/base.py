@@ -19,6 +19,7 @@ from ccai_airflow.core.names import (
     validate_impersonation_chain,
     validate_location,
     validate_seconds,
+    validate_subscription,
     validate_transport,
 )
 from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
@@ -58,6 +59,9 @@ class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, Operatio
     :param cancel_on_kill: cancel the operation when the task is killed or its wait times out.
     :param response_fields: push only these fields of the response (see the sensor).
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
+    :param notification_subscription: with ``deferrable``, a Pub/Sub subscription (``projects/P/subscriptions/S``)
+        of the topic the location's notification for this operation goes to: its messages wake the wait at once
+        (polling goes on as the fallback). Only the operations Insights notifies for take one.
     :param asset_events: on success, record an asset event for each resource the operation produced, through
         the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     """
@@ -67,6 +71,7 @@ class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, Operatio
         ContactCenterInsightsLink(), ContactCenterInsightsOperationLink(),
     )
     failure_error = ContactCenterInsightsOperationRetryableError
+    notification_trigger: str | None = None  # the Pub/Sub notification Insights sends when the operation is done
 
     def __init__(
         self,
@@ -88,9 +93,11 @@ class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, Operatio
         response_fields: Sequence[str] | None = None,
         max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
         asset_events: bool = True,
+        notification_subscription: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.notification_subscription = notified_subscription(type(self), notification_subscription)
         self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes, asset_events)
         self.project_id = project_id
         self.location = location
@@ -159,6 +166,16 @@ class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, Operatio
         """The operation of an earlier try if it is still running or succeeded; else a new one."""
         parent = self._parent()
         return resume_or_start(context, self.log, self.hook, parent, self.build_request(parent), self.start)
+
+
+def notified_subscription(operator: type[Any], subscription: object) -> str | None:
+    """The subscription of an operator whose operation Insights notifies for; refused, naming it, for any other."""
+    if subscription is not None and operator.notification_trigger is None:
+        raise ValueError(
+            f"Invalid notification_subscription {subscription!r}: Insights sends no notification for the operation of "
+            f"{operator.__name__} (it does for ExportInsightsData, IngestConversations, UploadConversation and "
+            "CreateAnalysis).")
+    return validate_subscription(subscription)
 
 
 def _message(message_type: Any, value: Any, arg: str) -> Any:

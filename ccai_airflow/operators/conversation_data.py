@@ -36,6 +36,8 @@ class ContactCenterInsightsUploadConversationOperator(_Base):
     :param speech_config: ``SpeechConfig`` as a dict (default: the location's settings).
     """
 
+    notification_trigger = "upload-conversation"
+
     template_fields: Sequence[str] = (*_Base.template_fields, "conversation", "conversation_id")
 
     def __init__(
@@ -86,6 +88,8 @@ class ContactCenterInsightsCreateAnalysisOperator(_Base):
     :param conversation_id: the conversation, an id or its full ``projects/.../conversations/ID`` name (templated).
     :param annotator_selector: which annotators to run (``AnnotatorSelector`` as a dict, templated).
     """
+
+    notification_trigger = "create-analysis"
 
     template_fields: Sequence[str] = (*_Base.template_fields, "conversation_id", "annotator_selector")
 

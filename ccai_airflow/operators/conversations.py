@@ -69,6 +69,8 @@ class ContactCenterInsightsIngestConversationsOperator(ContactCenterInsightsStar
     :param sample_size: import at most this many conversations.
     """
 
+    notification_trigger = "ingest-conversations"
+
     template_fields: Sequence[str] = (*ContactCenterInsightsStartOperationOperator.template_fields, "gcs_source")
 
     def __init__(
@@ -121,6 +123,8 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
     :param filter: the conversations to export (templated).
     :param write_disposition: ``WRITE_TRUNCATE`` or ``WRITE_APPEND``.
     """
+
+    notification_trigger = "export-insights-data"
 
     template_fields: Sequence[str] = (
         *ContactCenterInsightsStartOperationOperator.template_fields, "big_query_destination", "filter",
