@@ -176,3 +176,46 @@ def test_only_the_operators_insights_notifies_for_take_a_subscription() -> None:
     with pytest.raises(ValueError, match=r"Invalid notification_subscription 'projects/p/topics/t'"):
         ContactCenterInsightsOperationSensor(
             task_id="wait", operation_name=f"{PARENT}/operations/1", notification_subscription="projects/p/topics/t")
+
+
+def test_pubsub_restarted_mid_wait_the_wait_polls_on_and_ends(
+    emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A restarted Pub/Sub emulator has lost the subscription: the pull fails (logged once), the wait polls."""
+    from ccai_airflow.emulator.pubsub import INSTALL_HINT, PubSubEmulator, find_pubsub_emulator
+
+    if find_pubsub_emulator() is None:
+        pytest.skip(INSTALL_HINT)
+    first = PubSubEmulator().start()
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", first.host)
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(
+        {"conn_type": "google_cloud_platform", "extra": {"project": "test-project", "is_anonymous": True}}))
+    emulator_env.set_pubsub_emulator_host(first.host)
+    wakeups.reset()
+    pubsub = PubSub()
+    _, subscription = notified(pubsub)
+    pubsub.close()
+    emulator_env.set_operation_seconds(6.0)
+    name = export()
+    caplog.set_level(logging.INFO, logger=wakeups.__name__)
+
+    async def wait_through_a_restart() -> dict[str, Any]:
+        waiting = asyncio.ensure_future(first_event(trigger(name, subscription, poll_interval=2.0), timeout=60))
+        await asyncio.sleep(1.0)
+        first.stop()
+        second = PubSubEmulator(port=first.port)
+        await asyncio.to_thread(second.start)
+        try:
+            return await waiting
+        finally:
+            second.stop()
+
+    try:
+        event = asyncio.run(wait_through_a_restart())
+    finally:
+        first.stop()
+        wakeups.reset()
+
+    assert event["status"] == "succeeded"
+    warnings = [r for r in caplog.records if r.name == wakeups.__name__ and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and subscription in warnings[0].getMessage()
