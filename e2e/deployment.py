@@ -277,7 +277,7 @@ def database_url(pg_port: int) -> str:
 
 
 def airflow_env(home: Path, dags: Path, pg_port: int, api_port: int, executor: str, project: str,
-                connection_extra: dict[str, str] | None = None, **options: str) -> dict[str, str]:
+                connection_extra: dict[str, Any] | None = None, **options: str) -> dict[str, str]:
     """What every component of a local deployment shares: home, database, DAGs, the API server as
     Execution API, fresh secrets, and a ``google_cloud_default`` connection on ``project``.
     ``options`` are more ``AIRFLOW__...`` variables (name: value), added last."""

@@ -1,8 +1,12 @@
 """``make e2e``: the provider on a real Airflow deployment, with a triggerer killed mid-wait.
 
 PostgreSQL (from the OS packages, started on a private port), ``airflow db migrate``, then the API
-server, scheduler, DAG processor and triggerer with the LocalExecutor, all on loopback, and the
-emulator. It then:
+server, scheduler, DAG processor and triggerer with the LocalExecutor, all on loopback, the
+emulator, and Google's Pub/Sub emulator (``ccai_airflow.emulator.pubsub``; the script fails with its
+install hint when it is missing). Before the triggerer starts, the Pub/Sub emulator has the topic and
+the subscription of ``ccai_export_notifications``'s watcher and the Insights emulator's location the
+``export-insights-data`` notification setting naming that topic; every component has
+``PUBSUB_EMULATOR_HOST`` and an anonymous ``google_cloud_default``. It then:
 
 1. triggers ``ccai_issue_model_lifecycle`` with ``airflow dags test``'s big brother,
    ``airflow dags trigger``; while the sensor is deferred it ``kill -9``s the triggerer and starts
@@ -20,6 +24,13 @@ emulator. It then:
    ``find_dev_model`` took [1]'s model from the event and its ``report`` has the model it imported
    and deployed in ``ccai-prod``; it reports how long the scheduler took from the event to the
    run's queueing and start.
+4. checks the event-driven ``ccai_export_notifications`` on the real triggerer: an
+   ExportInsightsData operation, started through the hook right before [2] (it ends during [2]),
+   makes the Insights emulator publish one notification, the asset's ``PubsubPullTrigger`` watcher
+   pulls it and the scheduler creates one ``asset_triggered`` run, which must have succeeded by
+   then; the asset event's extra (REST API) is ``from_trigger`` with the pulled messages, the run's
+   ``check_exports`` found the export's table; it reports how long it took from the operation's
+   end to the asset event and to the run's start.
 
 The scheduler creates asset-triggered runs only with ``[scheduler] use_job_schedule`` on, which
 would also start the example DAGs' clock (``@weekly``, ``@daily``) runs: a DAG policy in the Airflow
@@ -35,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,6 +62,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: e2e.deployment beside it
 
 from ccai_airflow.emulator import EmulatorControl  # noqa: E402
+from ccai_airflow.emulator.pubsub import INSTALL_HINT, PubSubEmulator, find_pubsub_emulator  # noqa: E402
 from e2e.deployment import (  # noqa: E402
     AIRFLOW,
     Api,
@@ -73,6 +86,9 @@ PROJECT = "e2e-project"
 PROD_PROJECT = "ccai-prod"  # the promotion DAG's default prod_project param
 PARENT = f"projects/{PROJECT}/locations/us-central1"
 OPERATION_SECONDS = 40  # how long the emulator's operations run, but for [2]'s
+EXPORTS = "ccai_export_notifications"
+TOPIC_ID = "insights-exports"  # the topic the location's export-insights-data setting names
+EXPORT_DESTINATION = {"dataset": "insights", "table": "e2e"}  # [4]'s export (a table of PROJECT)
 # What the Airflow home's config/airflow_local_settings.py holds (see the module docstring).
 LOCAL_SETTINGS_PATH = Path("config", "airflow_local_settings.py")
 LOCAL_SETTINGS = '''"""Written by e2e/run_e2e.py: no DAG of this deployment runs on the clock.
@@ -343,6 +359,153 @@ def check_asset_triggered_promotion(stack: Stack, api: Api, lifecycle: dict[str,
     return result
 
 
+# -- [4]: Insights' Pub/Sub notifications, the AssetWatcher, the event-driven DAG ------------------
+def start_pubsub() -> PubSubEmulator:
+    """Google's Pub/Sub emulator (a JVM, up in a second or two); the script fails when it is missing."""
+    if find_pubsub_emulator() is None:
+        raise E2EError(INSTALL_HINT)
+    try:
+        pubsub = PubSubEmulator().start()
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise E2EError(str(exc)) from exc
+    pid = pubsub.process.pid if pubsub.process is not None else None
+    print(f"  started pubsub-emulator (pid {pid}) on {pubsub.host}", flush=True)
+    return pubsub
+
+
+def stop_pubsub(pubsub: PubSubEmulator, log: Path) -> None:
+    """Keep its output beside the other logs, then stop it by its PID (its process group: script and java)."""
+    pid = pubsub.process.pid if pubsub.process is not None else None
+    log.write_bytes(pubsub.output())
+    pubsub.stop()
+    print(f"  stopped pubsub-emulator (pid {pid}); log {log}", flush=True)
+
+
+def set_up_export_notifications() -> dict[str, str]:
+    """The watcher's topic and subscription on the Pub/Sub emulator (``PUBSUB_EMULATOR_HOST`` of this process),
+    and the location's ``export-insights-data`` notification naming the topic: before the triggerer starts."""
+    from google.cloud import pubsub_v1
+
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+    from dags.ccai_export_notifications import PUBSUB_PROJECT, SUBSCRIPTION
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(PUBSUB_PROJECT, TOPIC_ID)
+    subscription = subscriber.subscription_path(PUBSUB_PROJECT, SUBSCRIPTION)
+    try:
+        publisher.create_topic(name=topic)
+        subscriber.create_subscription(name=subscription, topic=topic)
+    finally:
+        publisher.stop()
+        subscriber.close()
+    settings = ContactCenterInsightsHook().update_pubsub_notification_settings(
+        PARENT, {"export-insights-data": topic})
+    if dict(settings.pubsub_notification_settings) != {"export-insights-data": topic}:
+        raise E2EError(f"UpdateSettings answered {settings.pubsub_notification_settings}, expected {topic}")
+    print(f"  pubsub: {subscription} of {topic}; {PARENT}'s export-insights-data notification names it",
+          flush=True)
+    return {"topic": topic, "subscription": subscription}
+
+
+def start_export() -> str:
+    """[4]'s ExportInsightsData operation, through the hook (its notification wakes the watcher when it ends)."""
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+
+    name = ContactCenterInsightsHook().start_operation(
+        types.ExportInsightsDataRequest(parent=PARENT, big_query_destination=EXPORT_DESTINATION)).name
+    print(f"\n[4] started ExportInsightsData {name} ({OPERATION_SECONDS} s; checked after [3])", flush=True)
+    return str(name)
+
+
+def check_export_notifications(stack: Stack, api: Api, controls: EmulatorControl, pubsub: dict[str, str],
+                               operation_name: str) -> dict[str, Any]:
+    """The export's notification: one asset event from the watcher, one asset-triggered run that checked it."""
+    from ccai_airflow.core.outcome import Status, outcome_of
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+    from dags.ccai_export_notifications import EXPORT_NOTIFICATIONS
+
+    print(f"\n[4] {EXPORTS}, asset-triggered by the Pub/Sub notification of {operation_name}", flush=True)
+    triggerer_log = stack.log(max((n for n in stack.procs if n.startswith("triggerer")), default="triggerer"))
+    hook = ContactCenterInsightsHook()
+    # It ended during [2]; a look at it again is one call.
+    outcome = wait_for(f"{operation_name} to be done",
+                       lambda: (o := outcome_of(hook.get_operation(operation_name))).status is not Status.RUNNING
+                       and o, timeout=120, every=2)
+    ended = outcome.ended_at()
+    if outcome.status is not Status.SUCCEEDED or ended is None:
+        raise E2EError(f"{operation_name} ended {outcome.status}: {outcome.describe_failure()} (endTime {ended})")
+
+    def export_runs() -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = api.get(f"/dags/{EXPORTS}/dagRuns", limit=100)["dag_runs"]
+        return runs
+
+    wait_for(f"an asset-triggered run of {EXPORTS}", lambda: [r for r in export_runs()
+                                                            if r["run_type"] == "asset_triggered"],
+             timeout=90, every=2, log=triggerer_log)
+    run_id = next(r["dag_run_id"] for r in export_runs() if r["run_type"] == "asset_triggered")
+    deadline = time.monotonic() + 300
+    while (run := api.get(f"/dags/{EXPORTS}/dagRuns/{run_id}"))["state"] not in ("success", "failed"):
+        tasks = api.get(f"/dags/{EXPORTS}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        if any(t["state"] in ("failed", "up_for_retry") for t in tasks) or time.monotonic() > deadline:
+            raise E2EError(f"{EXPORTS} run {run_id} is {run['state']}: {run_failure(stack, api, run_id, EXPORTS)}")
+        time.sleep(2)
+    print(f"  run {run_id} ({run['triggered_by']}): {run['state']}", flush=True)
+    if run["state"] != "success":
+        raise E2EError(f"{EXPORTS} run {run_id} ended {run['state']}: {run_failure(stack, api, run_id, EXPORTS)}")
+    runs = export_runs()
+    if [(r["dag_run_id"], r["run_type"]) for r in runs] != [(run_id, "asset_triggered")]:
+        raise E2EError(f"runs of {EXPORTS}: {[(r['dag_run_id'], r['run_type'], r['state']) for r in runs]}, "
+                       f"expected the one asset-triggered run {run_id}")
+
+    assets = api.get("/assets", name_pattern=EXPORT_NOTIFICATIONS.name, limit=100)["assets"]
+    asset = next((a for a in assets if a["name"] == EXPORT_NOTIFICATIONS.name), None)
+    if asset is None:
+        raise E2EError(f"no asset {EXPORT_NOTIFICATIONS.name} in {[a['name'] for a in assets]}")
+    events = api.get("/assets/events", asset_id=asset["id"], order_by="timestamp", limit=100)["asset_events"]
+    consumed = api.get(f"/dags/{EXPORTS}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
+    if len(events) != 1 or [e["id"] for e in consumed] != [events[0]["id"]]:
+        raise E2EError(f"asset {asset['name']} has the events {[(e['id'], e['timestamp']) for e in events]}, run "
+                       f"{run_id} consumed {[e['id'] for e in consumed]}: expected one event, the run's")
+    event = events[0]
+    extra = event["extra"] or {}
+    payload = extra.get("payload") or {}
+    messages = payload.get("message") if isinstance(payload, dict) else None
+    print(f"  asset event {event['id']} at {event['timestamp']}: {event['uri']} "
+          f"(source: {event.get('source_dag_id')}, {event.get('source_task_id')})", flush=True)
+    print(f"  extra: {json.dumps(extra, sort_keys=True)[:600]}", flush=True)
+    if extra.get("from_trigger") is not True or payload.get("status") != "success" or not (
+            isinstance(messages, list) and messages):
+        raise E2EError(f"extra {extra}: expected from_trigger true and a payload with status success and messages")
+
+    checked = api.xcom(EXPORTS, run_id, "check_exports", "return_value")
+    table = f"{PROJECT}.{EXPORT_DESTINATION['dataset']}.{EXPORT_DESTINATION['table']}"
+    if checked != [{"operation": operation_name, "table": table, "ok": True}]:
+        raise E2EError(f"check_exports returned {checked}, expected {operation_name} ok on {table}")
+    published = controls.notifications_published()
+    if published != {pubsub["topic"]: 1}:
+        raise E2EError(f"the emulator published {published}, expected one notification to {pubsub['topic']}")
+
+    def seconds_after_end(value: str | None) -> float | None:
+        return round((datetime.fromisoformat(value) - ended).total_seconds(), 3) if value else None
+
+    publish_time = (messages[0].get("message") or {}).get("publish_time")
+    result = {
+        "operation": operation_name, "operation_end": ended.isoformat(), "run_id": run_id,
+        "run_state": run["state"], "check_exports": checked, "notifications_published": published,
+        "asset_event_id": event["id"], "asset_event_timestamp": event["timestamp"], "asset_event_extra": extra,
+        "messages": len(messages),
+        "end_to_publish_s": seconds_after_end(publish_time) if isinstance(publish_time, str) else None,
+        "end_to_asset_event_s": seconds_after_end(event["timestamp"]),
+        "end_to_run_queued_s": seconds_after_end(run.get("queued_at")),
+        "end_to_run_start_s": seconds_after_end(run.get("start_date")),
+        "end_to_run_end_s": seconds_after_end(run.get("end_date")),
+    }
+    print(f"  success: {operation_name} ended {ended:%H:%M:%S.%f}; 1 notification, 1 asset event after "
+          f"{result['end_to_asset_event_s']} s, run {run_id} started after {result['end_to_run_start_s']} s, "
+          f"check_exports ok on {table}", flush=True)
+    return result
+
+
 def task_log(stack: Stack, dag_id: str, run_id: str, task_id: str) -> str:
     """Every attempt's log of a task instance, from the Airflow home's log folder (empty if none)."""
     folder = Path(stack.env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
@@ -354,12 +517,16 @@ def tail(text: str, lines: int = 40) -> str:
 
 
 def promotion_failure(stack: Stack, api: Api, run_id: str) -> str:
+    return run_failure(stack, api, run_id, PROMOTION)
+
+
+def run_failure(stack: Stack, api: Api, run_id: str, dag_id: str) -> str:
     """The run's task states and the log tails of its failed tasks."""
-    tasks = api.get(f"/dags/{PROMOTION}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    tasks = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
     parts = [str([(t["task_id"], t["state"]) for t in tasks])]
     for t in tasks:
         if t["state"] in ("failed", "up_for_retry", "upstream_failed"):
-            log = task_log(stack, PROMOTION, run_id, t["task_id"])
+            log = task_log(stack, dag_id, run_id, t["task_id"])
             parts.append(f"--- {t['task_id']} ({t['state']}):\n{tail(log)}")
     return "\n".join(parts)
 
@@ -384,21 +551,31 @@ def main(argv: list[str] | None = None) -> int:
     airflow = AIRFLOW
     pg_pid = None
     stack: Stack | None = None
+    pubsub: PubSubEmulator | None = None
     print(f"Work folder: {workdir}", flush=True)
     try:
+        pubsub = start_pubsub()  # first: a missing emulator fails the run at once
+        # This process's Pub/Sub clients (the setup of [4]); the stack's processes have it from its env.
+        os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host
         _, pg_pid = start_postgres(workdir, pg_port)
         print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
         create_database(pg_port)
         (home / LOCAL_SETTINGS_PATH).parent.mkdir()
         (home / LOCAL_SETTINGS_PATH).write_text(LOCAL_SETTINGS)
         env = airflow_env(home, dags, pg_port, api_port, "LocalExecutor", PROJECT,
+                          # The Pub/Sub watcher's hook asks the connection for credentials: none, for the emulator.
+                          connection_extra={"is_anonymous": True},
                           AIRFLOW__CORE__PARALLELISM="16",
                           AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD="10",
                           AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2",
                           # Asset-triggered runs need it; the DAG policy above keeps the clock's runs out.
                           AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+        # Every Airflow component's (the triggerer's watcher) and the Insights emulator's (it publishes there).
+        env["PUBSUB_EMULATOR_HOST"] = pubsub.host
         stack = Stack(workdir, env)
         emu = start_emulator(stack, operation_seconds=OPERATION_SECONDS)
+        # Before the triggerer starts: the watcher's first pull finds its subscription.
+        notifications = set_up_export_notifications()
         migrate(stack)
         for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
             stack.start(name, [*airflow, name])
@@ -406,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the API server", api.login, 120, log=stack.log("api-server"))
         for name in ("scheduler", "dag-processor", "triggerer"):
             stack.check_alive(name)
-        wait_for_dags(api, {LIFECYCLE, PROMOTION, SENSOR_ONLY}, stack, timeout=120)
+        wait_for_dags(api, {LIFECYCLE, PROMOTION, SENSOR_ONLY, EXPORTS}, stack, timeout=120)
         clocked = {d["dag_id"]: d["next_dagrun_run_after"] for d in api.get("/dags", limit=100)["dags"]
                    if d["next_dagrun_run_after"]}
         if clocked:
@@ -414,12 +591,16 @@ def main(argv: list[str] | None = None) -> int:
                            f"did not apply:\n{tail(stack.log('dag-processor').read_text(errors='replace'))}")
         # Before [1]'s deploy succeeds: a paused DAG gets no asset-triggered run.
         unpause(api, PROMOTION)
+        unpause(api, EXPORTS)
 
         with EmulatorControl(emu["rest_url"], timeout=10) as controls:
             results = {"lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow)}
+            # After [1]'s triggerer kill, at the usual 40 s: it ends, and its run goes, while [2] waits.
+            export = start_export()
             # The promotion [1] triggered goes on meanwhile: [3] waits for it after [2].
             results["sensor_only"] = check_many_deferred_sensors(stack, api, controls, args.runs)
             results["asset_triggered_promotion"] = check_asset_triggered_promotion(stack, api, results["lifecycle"])
+            results["pubsub_watcher"] = check_export_notifications(stack, api, controls, notifications, export)
         (workdir / "results.json").write_text(json.dumps(results, indent=2))
         print(f"\nE2E passed. Results: {workdir / 'results.json'}; logs: {stack.logs}", flush=True)
         return 0
@@ -436,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopping everything:", flush=True)
         if stack is not None:
             stack.stop_all()
+        if pubsub is not None:
+            stop_pubsub(pubsub, workdir / "logs" / "pubsub-emulator.log")
         if pg_pid is not None:
             stop_postgres(pg_pid)
 
