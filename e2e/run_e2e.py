@@ -30,7 +30,10 @@ the subscription of ``ccai_export_notifications``'s watcher and the Insights emu
    pulls it and the scheduler creates one ``asset_triggered`` run, which must have succeeded by
    then; the asset event's extra (REST API) is ``from_trigger`` with the pulled messages, the run's
    ``check_exports`` found the export's table; it reports how long it took from the operation's
-   end to the asset event and to the run's start.
+   end to the asset event and to the run's start;
+5. meanwhile a deferrable sensor on that export polls every 600 s but has a subscription of its own
+   on the same topic (``notification_subscription``): the notification must wake it, so that it ends
+   within 30 s of the operation's end.
 
 The scheduler creates asset-triggered runs only with ``[scheduler] use_job_schedule`` on, which
 would also start the example DAGs' clock (``@weekly``, ``@daily``) runs: a DAG policy in the Airflow
@@ -82,6 +85,8 @@ from e2e.deployment import (  # noqa: E402
 LIFECYCLE = "ccai_issue_model_lifecycle"
 PROMOTION = "ccai_issue_model_promotion"
 SENSOR_ONLY = "ccai_e2e_sensor_only"
+SENSOR_NOTIFIED = "ccai_e2e_sensor_notified"
+NOTIFIED_BOUND_S = 30.0  # [5]: the woken sensor ends this soon after the operation, not at its 600 s poll
 PROJECT = "e2e-project"
 PROD_PROJECT = "ccai-prod"  # the promotion DAG's default prod_project param
 PARENT = f"projects/{PROJECT}/locations/us-central1"
@@ -388,6 +393,7 @@ def set_up_export_notifications() -> dict[str, str]:
 
     from ccai_airflow.hooks import ContactCenterInsightsHook
     from dags.ccai_export_notifications import PUBSUB_PROJECT, SUBSCRIPTION
+    from e2e.dags.ccai_e2e_sensors import NOTIFIED_SUBSCRIPTION
 
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     topic = publisher.topic_path(PUBSUB_PROJECT, TOPIC_ID)
@@ -395,6 +401,8 @@ def set_up_export_notifications() -> dict[str, str]:
     try:
         publisher.create_topic(name=topic)
         subscriber.create_subscription(name=subscription, topic=topic)
+        # [5]'s sensor: a subscription of its own gets every message too.
+        subscriber.create_subscription(name=NOTIFIED_SUBSCRIPTION, topic=topic)
     finally:
         publisher.stop()
         subscriber.close()
@@ -506,6 +514,36 @@ def check_export_notifications(stack: Stack, api: Api, controls: EmulatorControl
     return result
 
 
+def check_notified_sensor(stack: Stack, api: Api, run_id: str, operation_name: str) -> dict[str, Any]:
+    """[5]: the deferrable sensor polling every 600 s, woken by the export's notification, ends within seconds."""
+    from ccai_airflow.core.outcome import outcome_of
+    from ccai_airflow.hooks import ContactCenterInsightsHook
+
+    print(f"\n[5] {SENSOR_NOTIFIED} (poke_interval 600 s, notification_subscription) on {operation_name}", flush=True)
+    deadline = time.monotonic() + 300
+    while (run := api.get(f"/dags/{SENSOR_NOTIFIED}/dagRuns/{run_id}"))["state"] not in ("success", "failed"):
+        if time.monotonic() > deadline:
+            raise E2EError(f"{SENSOR_NOTIFIED} run {run_id} is {run['state']} after 300 s: "
+                           f"{run_failure(stack, api, run_id, SENSOR_NOTIFIED)}")
+        time.sleep(2)
+    if run["state"] != "success":
+        raise E2EError(f"{SENSOR_NOTIFIED} run {run_id} ended {run['state']}: "
+                       f"{run_failure(stack, api, run_id, SENSOR_NOTIFIED)}")
+    ended = outcome_of(ContactCenterInsightsHook().get_operation(operation_name)).ended_at()
+    if ended is None:
+        raise E2EError(f"{operation_name} has no endTime")
+    log = task_log(stack, SENSOR_NOTIFIED, run_id, "wait")
+    tis = api.get(f"/dags/{SENSOR_NOTIFIED}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    sensor_end = next(t["end_date"] for t in tis if t["task_id"] == "wait")
+    after = round((datetime.fromisoformat(sensor_end) - ended).total_seconds(), 3)
+    print(f"  the sensor ended {after} s after the operation (its poll interval: 600 s)", flush=True)
+    if not after < NOTIFIED_BOUND_S:
+        raise E2EError(f"{SENSOR_NOTIFIED} ended {after} s after {operation_name}, expected under "
+                       f"{NOTIFIED_BOUND_S} s (woken by the notification):\n{tail(log)}")
+    return {"run_id": run_id, "operation": operation_name, "operation_end": ended.isoformat(),
+            "sensor_end": sensor_end, "end_to_sensor_end_s": after, "poke_interval_s": 600}
+
+
 def task_log(stack: Stack, dag_id: str, run_id: str, task_id: str) -> str:
     """Every attempt's log of a task instance, from the Airflow home's log folder (empty if none)."""
     folder = Path(stack.env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
@@ -583,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the API server", api.login, 120, log=stack.log("api-server"))
         for name in ("scheduler", "dag-processor", "triggerer"):
             stack.check_alive(name)
-        wait_for_dags(api, {LIFECYCLE, PROMOTION, SENSOR_ONLY, EXPORTS}, stack, timeout=120)
+        wait_for_dags(api, {LIFECYCLE, PROMOTION, SENSOR_ONLY, SENSOR_NOTIFIED, EXPORTS}, stack, timeout=120)
         clocked = {d["dag_id"]: d["next_dagrun_run_after"] for d in api.get("/dags", limit=100)["dags"]
                    if d["next_dagrun_run_after"]}
         if clocked:
@@ -597,10 +635,13 @@ def main(argv: list[str] | None = None) -> int:
             results = {"lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow)}
             # After [1]'s triggerer kill, at the usual 40 s: it ends, and its run goes, while [2] waits.
             export = start_export()
+            notified_run = api.post(f"/dags/{SENSOR_NOTIFIED}/dagRuns",
+                                    {"logical_date": None, "conf": {"operation_name": export}})["dag_run_id"]
             # The promotion [1] triggered goes on meanwhile: [3] waits for it after [2].
             results["sensor_only"] = check_many_deferred_sensors(stack, api, controls, args.runs)
             results["asset_triggered_promotion"] = check_asset_triggered_promotion(stack, api, results["lifecycle"])
             results["pubsub_watcher"] = check_export_notifications(stack, api, controls, notifications, export)
+            results["notified_sensor"] = check_notified_sensor(stack, api, notified_run, export)
         (workdir / "results.json").write_text(json.dumps(results, indent=2))
         print(f"\nE2E passed. Results: {workdir / 'results.json'}; logs: {stack.logs}", flush=True)
         return 0
