@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from ccai_airflow.emulator.process import EmulatorProcess
 
 DAG_ID = "ccai_issue_model_lifecycle"
@@ -203,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        # One key for every airflow command of the run: the rows of an AssetWatcher's trigger are encrypted at
+        # parse time, and a key made up by each process could not read the previous one's (InvalidToken).
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
             {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT}}
         ),
