@@ -15,6 +15,7 @@ each week's run, as dev's own weekly lifecycle would), then runs the promotion i
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.resources
 import json
 import os
@@ -27,8 +28,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from cryptography.fernet import Fernet
 
 from ccai_airflow.emulator.process import EmulatorProcess
 
@@ -206,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         # One key for every airflow command of the run: the rows of an AssetWatcher's trigger are encrypted at
-        # parse time, and a key made up by each process could not read the previous one's (InvalidToken).
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        # parse time, and a key made up by each process could not read the previous one's (InvalidToken). A Fernet key
+        # is 32 random bytes in url-safe base64.
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
             {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT}}
         ),
