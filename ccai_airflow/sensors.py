@@ -57,8 +57,8 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     :param notification_subscription: with ``deferrable``, a Pub/Sub subscription (``projects/P/subscriptions/S``)
         of the topic the location's notification for this operation goes to (ExportInsightsData,
-        IngestConversations, UploadConversation, CreateAnalysis): its messages wake the wait at once; polling
-        goes on as the fallback.
+        IngestConversations, UploadConversation, CreateAnalysis): a message ends the wait at once
+        (``ccai_airflow.hooks.wakeups``); ``poke_interval`` applies only while Pub/Sub does not answer.
     :param asset_events: on success, record an asset event for the issue model when the response is an
         ``IssueModel``, through the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     :param poke_interval: seconds between polls, in every mode (the trigger gets it as its

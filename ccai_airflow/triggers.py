@@ -43,8 +43,9 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     :param wait_tally: what the wait cost before it was deferred (``WaitTally.to_event()``); the trigger
         counts on from it. After a triggerer restart it counts on from it again.
     :param notification_subscription: a Pub/Sub subscription (``projects/P/subscriptions/S``) of the topic the
-        location's notifications go to: a message wakes the wait at once (``ccai_airflow.hooks.wakeups``);
-        polling goes on as the fallback.
+        location's notifications go to: a message ends the wait at once (``ccai_airflow.hooks.wakeups``: one
+        listing of the location answers for all its waits, and a listing now and then finds a lost message's
+        end); ``poll_interval`` applies only while Pub/Sub does not answer.
     """
 
     def __init__(
@@ -107,7 +108,7 @@ class ContactCenterInsightsOperationTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = self._bound_wait()
         subscription = wait.notification_subscription
-        sleep = asyncio.sleep if subscription is None else partial(wakeups.sleep, subscription, self.connection)
+        sleep = asyncio.sleep if subscription is None else partial(wakeups.sleep, subscription, self.connection, wait)
         outcome = await wait.arun(self.log, sleep)
         yield TriggerEvent({**outcome.to_event(), "wait": wait.tally.to_event()})
 

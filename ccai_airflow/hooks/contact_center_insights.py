@@ -15,7 +15,7 @@ import functools
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.google.common.hooks.base_google import GoogleBaseAsyncHook, GoogleBaseHook
 from asgiref.sync import sync_to_async
@@ -236,7 +236,45 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
         return wait.run(self.log)
 
 
-class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
+class _AsyncBudgets:
+    """The request budgets of an async hook: the connection's rate, read once per loop, shared by its triggers."""
+
+    gcp_conn_id: str
+    requests_per_second: float | None
+    endpoint: Any
+    _budgets: dict[str, RequestBudget | None]
+
+    if TYPE_CHECKING:  # GoogleBaseAsyncHook's, later in the hook's bases: a stub here would override it
+
+        async def get_sync_hook(self) -> Any: ...
+
+    async def _budget(self, project: str) -> RequestBudget | None:
+        budget = self._budgets.get(project, _UNSET)
+        if budget is _UNSET:
+            budget = self._budgets[project] = await self.request_budget(project)
+        return budget  # type: ignore[no-any-return]
+
+    async def request_budget(self, project: str) -> RequestBudget | None:
+        """As the sync hook's; the connection extra is read once per loop and connection.
+
+        Once, also when thousands of triggers start together: they all wait for the first look-up instead of
+        each building a sync hook and reading the connection in a thread before the first has finished.
+        """
+        key = (self.gcp_conn_id, self.requests_per_second, self.endpoint)
+        rate = await shared_state.rate(key, self._read_rate)
+        return None if rate is None else budget_for(project, rate)
+
+    async def _read_rate(self) -> float | None:
+        extra = None
+        if self.requests_per_second is None:
+            sync_hook = await self.get_sync_hook()
+            extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
+        # Triggers are what this hook serves: each of the deployment's triggerers spends its share of the budget.
+        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate,
+                            share=_triggerer_count())
+
+
+class ContactCenterInsightsAsyncHook(_AsyncBudgets, _HookOptions, GoogleBaseAsyncHook):
     """Async hook for triggers: look at an operation and cancel it without blocking the event loop.
 
     Every trigger of a process with the same connection, impersonation chain, transport and endpoint
@@ -294,21 +332,42 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
 
         At most ``shared_state.MAX_INFLIGHT_POLLS`` calls of the loop are in flight at once.
         """
-        project = parse_operation_name(name).project
-        budget = self._budgets.get(project, _UNSET)
-        if budget is _UNSET:
-            budget = self._budgets[project] = await self.request_budget(project)
+        request = {"name": name}
+        return await self._in_budget(  # type: ignore[no-any-return]
+            parse_operation_name(name).project, "get_operation", request, timeout, metadata, observer, retry_timeout
+        )
+
+    async def list_operations_page(
+        self, parent: str, *, filter: str = "", page_size: int = 0, page_token: str = "",
+        timeout: float | None = None, metadata: Metadata = (),
+    ) -> operations_pb2.ListOperationsResponse:
+        """One page of ``ListOperations`` under ``projects/{project}/locations/{location}``, in the project's
+        budget as every poll (transient errors retried; a permanent one is raised)."""
+        request = operations_pb2.ListOperationsRequest(
+            name=parse_parent(parent), filter=filter, page_size=page_size, page_token=page_token
+        )
+        project = parent.split("/")[1]
+        return await self._in_budget(  # type: ignore[no-any-return]
+            project, "list_operations", request, timeout, metadata, UNOBSERVED, None
+        )
+
+    async def _in_budget(
+        self, project: str, method: str, request: Any, timeout: float | None, metadata: Metadata,
+        observer: PollObserver, retry_timeout: float | None,
+    ) -> Any:
+        budget = await self._budget(project)
         shared = await self._shared()
         # retry_target_async is what AsyncRetry calls, without building AsyncRetry objects at every poll.
         attempt = functools.partial(
-            self._attempt, shared, budget, name, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata, observer
+            self._attempt, shared, budget, method, request, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata,
+            observer,
         )
-        return await retry_target_async(attempt, **self._poll_retry(observer, retry_timeout))  # type: ignore[no-any-return]
+        return await retry_target_async(attempt, **self._poll_retry(observer, retry_timeout))
 
     async def _attempt(
-        self, shared: SharedClient, budget: RequestBudget | None, name: str, timeout: float, metadata: Metadata,
-        observer: PollObserver,
-    ) -> operations_pb2.Operation:
+        self, shared: SharedClient, budget: RequestBudget | None, method: str, request: Any, timeout: float,
+        metadata: Metadata, observer: PollObserver,
+    ) -> Any:
         if shared.credentials is not None and not shared.credentials.valid:
             await sync_to_async(refresh_if_expired)(shared.credentials)
         client = shared.client
@@ -317,38 +376,15 @@ class ContactCenterInsightsAsyncHook(_HookOptions, GoogleBaseAsyncHook):
         async with shared_state.inflight_limit(), nullcontext(0.0) if budget is None else budget.arequest() as waited:
             observer.budget_waited(waited)
             with retrying.honour_retry_after(budget):
-                return await self._call(client, name, timeout, metadata)
+                return await self._call(getattr(client, method), request, timeout, metadata)
 
-    async def _call(self, client: Any, name: str, timeout: float, metadata: Metadata) -> operations_pb2.Operation:
+    async def _call(self, method: Any, request: Any, timeout: float, metadata: Metadata) -> Any:
         if self.transport == "rest":
-            return await asyncio.to_thread(
-                client.get_operation, request={"name": name}, retry=None, timeout=timeout, metadata=metadata
-            )
+            return await asyncio.to_thread(method, request=request, retry=None, timeout=timeout, metadata=metadata)
         # asyncio.timeout, not the client's timeout=, which wraps every call in a new deadline decorator.
         # Expiry cancels the RPC and raises TimeoutError, which is transient.
         async with asyncio.timeout(timeout):
-            return await client.get_operation(  # type: ignore[no-any-return]
-                request={"name": name}, retry=None, metadata=metadata
-            )
-
-    async def request_budget(self, project: str) -> RequestBudget | None:
-        """As the sync hook's; the connection extra is read once per loop and connection.
-
-        Once, also when thousands of triggers start together: they all wait for the first look-up instead of
-        each building a sync hook and reading the connection in a thread before the first has finished.
-        """
-        key = (self.gcp_conn_id, self.requests_per_second, self.endpoint)
-        rate = await shared_state.rate(key, self._read_rate)
-        return None if rate is None else budget_for(project, rate)
-
-    async def _read_rate(self) -> float | None:
-        extra = None
-        if self.requests_per_second is None:
-            sync_hook = await self.get_sync_hook()
-            extra = await sync_to_async(sync_hook._get_field)("requests_per_second")
-        # Triggers are what this hook serves: each of the deployment's triggerers spends its share of the budget.
-        return resolve_rate(self.requests_per_second, extra, self.gcp_conn_id, self.endpoint.default_rate,
-                            share=_triggerer_count())
+            return await method(request=request, retry=None, metadata=metadata)
 
     async def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """As the sync hook's."""

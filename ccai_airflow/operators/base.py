@@ -60,8 +60,9 @@ class ContactCenterInsightsStartOperationOperator(OperatorOutputsMixin, Operatio
     :param response_fields: push only these fields of the response (see the sensor).
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     :param notification_subscription: with ``deferrable``, a Pub/Sub subscription (``projects/P/subscriptions/S``)
-        of the topic the location's notification for this operation goes to: its messages wake the wait at once
-        (polling goes on as the fallback). Only the operations Insights notifies for take one.
+        of the topic the location's notification for this operation goes to: a message ends the wait at once
+        (``ccai_airflow.hooks.wakeups``: one listing of the location answers for every wait on it). Only the
+        operations Insights notifies for take one.
     :param asset_events: on success, record an asset event for each resource the operation produced, through
         the task's alias ``task.asset_alias`` (docs/assets.md); False: none.
     """

@@ -65,6 +65,24 @@ def test_list_operations_pages_and_filters(emulator_env: Emulator) -> None:
         hook.list_operations("projects/p")
 
 
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+async def test_a_page_of_operations_in_the_budget_on_either_transport(emulator_env: Emulator, transport: str) -> None:
+    emulator_env.set_operation_seconds(600)
+    names = {start_create() for _ in range(3)}
+    emulator_env.inject_fault(rpc="ListOperations", code="UNAVAILABLE", count=1)  # transient: retried
+    hook = ContactCenterInsightsAsyncHook(transport=transport)
+
+    first = await hook.list_operations_page(PARENT, filter="done=false", page_size=2)
+    second = await hook.list_operations_page(PARENT, filter="done=false", page_size=2,
+                                             page_token=first.next_page_token)
+
+    assert {op.name for op in [*first.operations, *second.operations]} == names
+    assert len(first.operations) == 2 and not second.next_page_token
+    assert emulator_env.call_counts()["ListOperations"] == 3
+    with pytest.raises(ValueError, match="Invalid parent 'projects/p'"):
+        await hook.list_operations_page("projects/p")
+
+
 def test_backoff_retries_a_poll_until_it_succeeds(emulator_env: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
     hook = ContactCenterInsightsHook()
     name = create_model(hook, "backoff").name
