@@ -6,7 +6,9 @@ For each N (default 10, 100, 500) two cases run one after the other, each on fre
 
 * ``polling``: ``ContactCenterInsightsOperationTrigger(poll_interval=None)``, the adaptive policy alone;
 * ``notified``: the same with ``notification_subscription`` set (``ccai_airflow.hooks.wakeups``): one pull of the
-  subscription per event loop, every message batch wakes every wait on it; the adaptive policy is the fallback.
+  subscription per event loop; every message batch costs one ListOperations of the location, and only the waits
+  whose operation it no longer shows running look (GetOperation); that listing, made also without messages now
+  and then, is the fallback while Pub/Sub answers (the adaptive policy while the pull fails).
 
 Each case runs in its own process (``--case``), as one triggerer: one event loop holding N triggers, each consumed
 until its single event, against the Insights emulator in its own process (fresh per case), which publishes its
@@ -15,11 +17,12 @@ notifications go to a fresh topic per case on both sides (so the emulator does t
 ``notified`` case's topic has a subscription. The connection is anonymous (the Google provider's Pub/Sub hook asks
 it for credentials) and, against the emulator, has no request budget unless ``--requests-per-second`` gives one.
 
-Measured per case: GetOperation calls per operation (the emulator's ``call_counts()`` delta / N) and the triggers'
-own ``event["wait"]["polls"]``; the detection lag of each operation (the moment its trigger yielded its event minus
-the operation's ``metadata.endTime``, read afterwards with ``ContactCenterInsightsHook().get_operation``), p50 and
-p99 in seconds and as a percentage of that operation's duration (``endTime - createTime``); wall time; for the
-notified case the messages pulled and the wakes. Writes ``benchmarks/results-notified.json`` and prints a table::
+Measured per case: GetOperation and ListOperations calls per operation (the emulator's ``call_counts()`` delta
+/ N) and the triggers' own ``event["wait"]["polls"]``; the detection lag of each operation (the moment its
+trigger yielded its event minus the operation's ``metadata.endTime``, read afterwards with
+``ContactCenterInsightsHook().get_operation``), p50 and p99 in seconds and as a percentage of that operation's
+duration (``endTime - createTime``); wall time; for the notified case the messages pulled, the listings after them
+and without. Writes ``benchmarks/results-notified.json`` and prints a table::
 
     .venv/bin/python benchmarks/notified_waits.py                      # N = 10, 100, 500; ~13 minutes
     .venv/bin/python benchmarks/notified_waits.py --sizes 10 --time-scale 0.2 --output /tmp/smoke.json
@@ -46,7 +49,11 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/notified_wai
 
 from benchmarks.common import PARENT, ROOT, airflow_env, emulator, machine, median, percentile, run_json
 
-KINDS = ("polling", "notified")
+KINDS = ("polling", "notified", "peer")
+PEER_INTERVAL_S = 10.0  # the peer of make bench-deployment: a fixed 10 s, a client per trigger
+STEADY_STATE = ROOT / "benchmarks" / "results-steady-state.json"
+STEADY_KEYS = ("calls_per_op", "cpu_s_per_trigger_hour", "rss_kb_per_trigger", "lag_p50_s", "lag_p99_s",
+               "lag_p50_pct_of_duration", "lag_p99_pct_of_duration")
 PROJECT = PARENT.split("/")[1]
 CONNECTION_ENV = "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"
 PUBSUB_ENV = "PUBSUB_EMULATOR_HOST"
@@ -68,6 +75,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     from google.cloud import pubsub_v1
     from google.cloud.contact_center_insights_v1 import types
 
+    from benchmarks.peer_trigger import PeerOperationTrigger
     from ccai_airflow.core.outcome import outcome_of
     from ccai_airflow.emulator import EmulatorControl
     from ccai_airflow.hooks import ContactCenterInsightsHook, wakeups
@@ -97,32 +105,49 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
                 parent=PARENT, big_query_destination={"dataset": "bench", "table": f"{kind}_{n}_{i}"})
             names.append(str(hook.start_operation(request).name))
         create_s = time.monotonic() - created
-        calls_before = controls.call_counts().get("GetOperation", 0)
+        counts_before = controls.call_counts()
 
         async def waits() -> tuple[dict[int, tuple[float, dict[str, Any]]], dict[str, int], float]:
             events: dict[int, tuple[float, dict[str, Any]]] = {}
 
-            async def consume(index: int, trigger: ContactCenterInsightsOperationTrigger) -> None:
+            async def consume(index: int, trigger: Any) -> None:
                 async for event in trigger.run():
                     events[index] = (time.time(), event.payload)
                     return
 
-            started = time.monotonic()
+            async def sample_rss() -> None:
+                while True:
+                    peak[0] = max(peak[0], me.memory_info().rss)
+                    await asyncio.sleep(0.5)
+
+            started, started_at = time.monotonic(), time.time()
             fallback = args.fallback_poll_interval if subscription else None
-            tasks = [asyncio.create_task(consume(i, ContactCenterInsightsOperationTrigger(
-                operation_name=name, poll_interval=fallback, notification_subscription=subscription)))
-                for i, name in enumerate(names)]
+            if kind == "peer":
+                made: list[Any] = [PeerOperationTrigger(name, PEER_INTERVAL_S) for name in names]
+            else:
+                made = [ContactCenterInsightsOperationTrigger(
+                    operation_name=name, poll_interval=fallback, notification_subscription=subscription)
+                    for name in names]
+            sampler = asyncio.create_task(sample_rss())
+            tasks = [asyncio.create_task(consume(i, trigger)) for i, trigger in enumerate(made)]
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.case_timeout)
+            sampler.cancel()
             wall = time.monotonic() - started
-            pulled = wakeups.pulled(subscription, HookParams()) if subscription else {"messages": 0, "wakes": 0}
+            waited_s[0] = sum(at - started_at for at, _ in events.values())  # trigger-seconds held
+            pulled = wakeups.pulled(subscription, HookParams()) if subscription else {
+                "messages": 0, "wakes": 0, "sweeps": 0, "listed": 0}
             return events, pulled, wall
 
         cpu = me.cpu_times()
         emulator_cpu = emulator_process.cpu_times()
+        rss_before = me.memory_info().rss
+        peak, waited_s = [rss_before], [0.0]
         events, pulled, wall_s = asyncio.run(waits())
         cpu_s = sum(me.cpu_times()[:2]) - sum(cpu[:2])
         emulator_cpu_s = sum(emulator_process.cpu_times()[:2]) - sum(emulator_cpu[:2])
-        calls = controls.call_counts().get("GetOperation", 0) - calls_before
+        counts = controls.call_counts()
+        calls = counts.get("GetOperation", 0) - counts_before.get("GetOperation", 0)
+        list_calls = counts.get("ListOperations", 0) - counts_before.get("ListOperations", 0)
         published = controls.notifications_published().get(topic, 0)
 
     lags: list[float] = []
@@ -130,6 +155,8 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for index, name in enumerate(names):
         at, payload = events[index]
+        if payload["status"] == "success":  # the peer's word for it
+            payload["status"] = "succeeded"
         statuses[payload["status"]] = statuses.get(payload["status"], 0) + 1
         outcome = outcome_of(hook.get_operation(name))  # after the count: not one of the waits' calls
         ended, began = outcome.ended_at(), outcome.created_at()
@@ -138,18 +165,24 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
         lag = at - ended.timestamp()
         lags.append(lag)
         lag_pcts.append(100.0 * lag / max(ended.timestamp() - began.timestamp(), 1e-9))
-    polls = [payload["wait"]["polls"] for _, payload in events.values()]
+    # The peer reports no polls: its calls are its polls.
+    polls = [payload["wait"]["polls"] if "wait" in payload else calls / n for _, payload in events.values()]
     publisher.stop()
     subscriber.close()
     return {
         "kind": kind, "triggers": n, "statuses": statuses, "get_operation_calls": calls,
-        "calls_per_op": calls / n, "polls_per_op_mean": sum(polls) / n, "polls_per_op_p50": median(polls),
+        "calls_per_op": calls / n, "list_operations_calls": list_calls, "list_calls_per_op": list_calls / n,
+        "api_calls_per_op": (calls + list_calls) / n, "polls_per_op_mean": sum(polls) / n,
+        "polls_per_op_p50": median(polls),
         "polls_per_op_max": max(polls),
         "lag_p50_s": median(lags), "lag_p99_s": percentile(lags, 99), "lag_max_s": max(lags, default=math.nan),
         "lag_min_s": min(lags, default=math.nan),
         "lag_p50_pct_of_duration": median(lag_pcts), "lag_p99_pct_of_duration": percentile(lag_pcts, 99),
         "duration_min_s": min(spans), "duration_max_s": max(spans), "duration_mean_s": sum(spans) / n,
         "notifications_published": published, "messages_pulled": pulled["messages"], "wakes": pulled["wakes"],
+        "sweeps": pulled["sweeps"],
+        "cpu_s_per_trigger_hour": cpu_s / max(waited_s[0] / 3600.0, 1e-9),
+        "rss_kb_per_trigger": (peak[0] - rss_before) / 1024.0 / n, "trigger_hours": waited_s[0] / 3600.0,
         "wall_s": wall_s, "create_s": create_s, "cpu_s": cpu_s, "emulator_cpu_s": emulator_cpu_s,
     }
 
@@ -186,28 +219,58 @@ def summary(result: dict[str, Any], durations_text: str, args: argparse.Namespac
         name += f"-budget-{args.requests_per_second:g}rps"
     case = {
         "name": name, "kind": result["kind"], "triggers": result["triggers"], "durations": durations_text,
-        **{key: result[key] for key in ("calls_per_op", "lag_p50_s", "lag_p99_s", "lag_p50_pct_of_duration",
-                                        "lag_p99_pct_of_duration", "wall_s")},
-        # None: the adaptive policy (polling.DEFAULT_POLLING) is the fallback of the notified waits.
+        **{key: result[key] for key in ("calls_per_op", "list_calls_per_op", "api_calls_per_op", "lag_p50_s",
+                                        "lag_p99_s", "lag_p50_pct_of_duration", "lag_p99_pct_of_duration", "wall_s")},
+        # The notified waits' poll_interval, used while the pull fails (None: the adaptive DEFAULT_POLLING).
         "fallback_poll_interval_s": fallback, "requests_per_second": args.requests_per_second,
     }
     return {**case, **{key: value for key, value in result.items() if key not in case}}
 
 
 def table(cases: list[dict[str, Any]]) -> str:
-    head = ("N", "kind", "fallback", "budget", "GetOperation / op", "polls / op (events)", "lag p50 s", "lag p99 s",
+    head = ("N", "kind", "fallback", "budget", "GetOperation / op", "ListOperations / op", "polls / op (events)",
+            "lag p50 s", "lag p99 s",
             "p50 % of dur", "p99 % of dur", "messages", "wakes", "wall s", "CPU s")
     rows = [
         (f"{c['triggers']:,}", c["kind"],
-         "adaptive" if c.get("fallback_poll_interval_s") is None else f"{c['fallback_poll_interval_s']:g} s",
+         f"fixed {PEER_INTERVAL_S:g} s" if c["kind"] == "peer" else "adaptive"
+         if c.get("fallback_poll_interval_s") is None else f"{c['fallback_poll_interval_s']:g} s",
          "none" if c.get("requests_per_second") is None else f"{c['requests_per_second']:g}/s",
-         f"{c['calls_per_op']:.2f}", f"{c['polls_per_op_mean']:.2f}",
+         f"{c['calls_per_op']:.2f}", f"{c.get('list_calls_per_op', 0.0):.2f}", f"{c['polls_per_op_mean']:.2f}",
          f"{c['lag_p50_s']:.2f}", f"{c['lag_p99_s']:.2f}", f"{c['lag_p50_pct_of_duration']:.2f}",
          f"{c['lag_p99_pct_of_duration']:.2f}", f"{c['messages_pulled']:,}" if c["kind"] == "notified" else "-",
          f"{c['wakes']:,}" if c["kind"] == "notified" else "-", f"{c['wall_s']:.1f}", f"{c['cpu_s']:.1f}")
         for c in cases
     ]
     return "\n".join("| " + " | ".join(row) + " |" for row in [head, tuple("---" for _ in head), *rows])
+
+
+def steady_state_case(cases: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``notified`` case of results-steady-state.json: ours notified against the peer on the largest N where
+    both ran without a request budget."""
+    plain = [c for c in cases if c.get("requests_per_second") is None and c.get("fallback_poll_interval_s") is None]
+    sizes = [n for n in sorted({c["triggers"] for c in plain}, reverse=True)
+             if {"notified", "peer"} <= {c["kind"] for c in plain if c["triggers"] == n}]
+    if not sizes:
+        return None
+    latest = {c["kind"]: c for c in plain if c["triggers"] == sizes[0]}  # the last run of each kind
+    ours, peer = latest["notified"], latest["peer"]
+    return {
+        "name": f"notified-{sizes[0]}", "kind": "notified", "triggers": sizes[0], "durations": ours["durations"],
+        "ours": {key: ours[key] for key in STEADY_KEYS}
+        | {"list_calls_per_op": ours["list_calls_per_op"], "api_calls_per_op": ours["api_calls_per_op"]},
+        "peer": {key: peer[key] for key in STEADY_KEYS} | {"poll_interval_s": PEER_INTERVAL_S},
+    }
+
+
+def write_steady_state(path: Path, case: dict[str, Any], facts: dict[str, Any], date: str, command: str) -> None:
+    """Put ``case`` in the steady-state results, replacing a case of its name; the other cases stay."""
+    earlier: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    cases = [c for c in earlier.get("cases", []) if c.get("name") != case["name"]]
+    setting = ("one event loop (one triggerer's) holding the waits, the Insights emulator publishing to Google's "
+               "Pub/Sub emulator; the peer is benchmarks/peer_trigger.py (a client per trigger, fixed interval)")
+    case = {**case, "date": date, "machine": facts, "command": command, "setting": setting}
+    path.write_text(json.dumps({**earlier, "cases": [*cases, case]}, indent=2) + "\n")
 
 
 def drive(args: argparse.Namespace) -> int:
@@ -267,12 +330,17 @@ def drive(args: argparse.Namespace) -> int:
         "date": earlier.get("date", run["date"]), "machine": earlier.get("machine", facts), "cases": cases,
         "runs": [*earlier.get("runs", []), run], "target": TARGET,
         "notes": ("calls_per_op: the Insights emulator's GetOperation count delta / N (every wait's calls, the first "
-                  "look included); polls_per_op_mean: the triggers' event['wait']['polls']; lag: event yielded "
+                  "look included); list_calls_per_op: its ListOperations delta / N (the listings a message or the "
+                  "listing without messages makes, one per location and page); api_calls_per_op: both; "
+                  "polls_per_op_mean: the triggers' event['wait']['polls']; lag: event yielded "
                   "minus metadata.endTime; pct: per-operation lag / (endTime - createTime), then the percentile; "
                   "requests_per_second null: no request budget (the emulator endpoint's default); "
-                  "fallback_poll_interval_s null: the notified waits' fallback is the adaptive policy."),
+                  "fallback_poll_interval_s: the notified waits' poll_interval, which applies while the pull fails "
+                  "(null: the adaptive policy); while Pub/Sub answers, the location's listing is the fallback."),
     }
     output.write_text(json.dumps(results, indent=2) + "\n")
+    if args.steady_state and (case := steady_state_case(cases)) is not None:
+        write_steady_state(Path(args.steady_state), case, results["machine"], run["date"], run["command"])
     print(table(cases))
     print(f"\ntotal {total_s:.0f} s{'; ' + stopped if stopped else ''}\nresults: {output}", file=sys.stderr)
     return 0 if not stopped or stopped.startswith("stopped before") else 1
@@ -281,7 +349,7 @@ def drive(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,500", help="comma-separated N (default 10,100,500)")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="polling,notified (run in this order)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="polling,notified,peer (run in this order)")
     parser.add_argument("--min-seconds", type=float, default=20.0)
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--time-scale", type=float, default=1.0, help="every duration times this (both kinds)")
@@ -289,13 +357,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests-per-second", type=float, default=None,
                         help="the connection's request budget (default none, as against the emulator; Google: 10)")
     parser.add_argument("--fallback-poll-interval", type=float, default=None,
-                        help="the notified waits' poll_interval (default None: the adaptive policy is the fallback)")
+                        help="the notified waits' poll_interval, used while the pull fails (default None: adaptive)")
     parser.add_argument("--append", action="store_true",
                         help="add this run's cases to those already in --output (one more entry of its runs)")
     parser.add_argument("--case-timeout", type=float, default=600.0, help="seconds one case's waits may take")
     parser.add_argument("--max-total-seconds", type=float, default=960.0,
                         help="start no N whose cases would not fit in this (default 960)")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    parser.add_argument("--steady-state", default=str(STEADY_STATE),
+                        help="where the notified-vs-peer case goes (results-steady-state.json; '' for nowhere)")
     # One case (the driver runs each in its own process).
     parser.add_argument("--case", choices=KINDS, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
