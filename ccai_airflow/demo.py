@@ -10,6 +10,9 @@ swaps its new model in for the first week's, and the demo prints every model's s
 
 ``--dag-id ccai_issue_model_promotion`` first trains and deploys a model in the dev project (before
 each week's run, as dev's own weekly lifecycle would), then runs the promotion into the prod project.
+
+``--pubsub`` starts Google's Pub/Sub emulator too and prints the notifications the run caused
+(``demo_notifications``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ccai_airflow.demo_notifications import DemoNotifications
 from ccai_airflow.emulator.process import EmulatorProcess
 
 DAG_ID = "ccai_issue_model_lifecycle"
@@ -179,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the DAG run's conf (params), e.g. '{\"dry_run\": false}' for ccai_conversation_retention")
     parser.add_argument("--logical-date", default=None, metavar="YYYY-MM-DD",
                         help="the first run's logical date (default: now, minus a week per extra week)")
+    parser.add_argument("--pubsub", action="store_true",
+                        help="start Google's Pub/Sub emulator, send the location's notifications to a topic of it "
+                        "and print what arrived on its subscription")
     args = parser.parse_args(argv)
     if args.weeks < 1:
         raise SystemExit(f"Invalid --weeks {args.weeks!r}: expected an integer >= 1.")
@@ -196,8 +203,23 @@ def main(argv: list[str] | None = None) -> int:
     log.write_text("")
 
     started = time.monotonic()
-    emulator = EmulatorProcess(args.operation_seconds).start()
+    notifications = DemoNotifications(PROJECT).start() if args.pubsub else None
+    try:
+        emulator = EmulatorProcess(args.operation_seconds).start()
+    except BaseException:
+        if notifications is not None:
+            notifications.stop()
+        raise
     print(f"Emulator: gRPC {emulator.grpc_target}, REST {emulator.rest_url}")
+    if notifications is not None:
+        try:
+            emulator.controls.set_pubsub_emulator_host(notifications.host)
+            notifications.notify(emulator.rest_url)
+        except BaseException:
+            emulator.stop()
+            notifications.stop()
+            raise
+        print(f"Pub/Sub: Google's emulator on {notifications.host}, notifications to {notifications.topic}")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -213,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST": emulator.grpc_target,
         "CONTACT_CENTER_INSIGHTS_EMULATOR_REST": emulator.rest_url,
+        **({"PUBSUB_EMULATOR_HOST": notifications.host} if notifications else {}),
     }
     try:
         print(f"Airflow home: {home}")
@@ -236,14 +259,19 @@ def main(argv: list[str] | None = None) -> int:
                 break
         counts = emulator.controls.call_counts()
         models = _issue_models(emulator.rest_url, PROMOTION[2] if args.dag_id == PROMOTION[0] else PROJECT)
+        notified = notifications.summary(notifications.pulled()) if notifications else []
     finally:
         emulator.stop()
+        if notifications is not None:
+            notifications.stop()
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
     runs = _results(args.dag_id)
     for index, (state, tasks, summary) in enumerate(runs):
         _print_run(args.dag_id, state, tasks, summary, time.monotonic() - started if index == len(runs) - 1 else None)
     _print_footer(models, counts, log)
+    for line in notified:
+        print(line)
     failed = [state for state, _, _ in runs if state != "success"]
     if any(codes) or failed or len(runs) < len(dates):
         for line in _failures(log):

@@ -127,6 +127,10 @@ def _query_fields(rpc: Rpc, descriptor: Descriptor, query: Iterable[tuple[str, s
                 target, current = target.setdefault(field.json_name, {}), field.message_type
                 continue
             parsed: Any = value
+            if field.message_type is not None and field.message_type.full_name == "google.protobuf.FieldMask":
+                # Google's Pub/Sub guide sends ``?updateMask=pubsub_notification_settings``: a mask in the query
+                # takes the fields' proto names too, where proto3 JSON (json_format) takes only lowerCamelCase.
+                parsed = ",".join(".".join(_camel(name) for name in path.split(".")) for path in value.split(","))
             if field.type == FieldDescriptor.TYPE_BOOL and value.lower() in ("true", "false"):
                 parsed = value.lower() == "true"
             if field.is_repeated:
@@ -134,6 +138,11 @@ def _query_fields(rpc: Rpc, descriptor: Descriptor, query: Iterable[tuple[str, s
             else:
                 target[field.json_name] = parsed
     return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _duration_objects(value: Any, descriptor: Descriptor) -> Any:

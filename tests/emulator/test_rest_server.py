@@ -455,3 +455,18 @@ def test_the_ttl_guides_request_and_query_parameters_reach_the_fields(emulator: 
     assert refused.status_code == 400 and refused.json()["error"]["status"] == "FAILED_PRECONDITION", refused.text
     deleted = requests.delete(f"{url}/call-0042", params={"force": True}, timeout=10)
     assert (deleted.status_code, deleted.json()) == (200, {}), deleted.text
+
+
+def test_the_pubsub_guides_request_with_its_snake_case_update_mask(emulator: Emulator) -> None:
+    """Google's guide (contact-center/insights/docs/pub-sub) PATCHes settings with
+    ``?updateMask=pubsub_notification_settings`` and a snake_case body: the proto name in the query mask works."""
+    topic = "projects/test-project/topics/insights-guide"
+    answer = requests.patch(f"{emulator.rest_url}/v1/{PARENT}/settings",
+                            params={"updateMask": "pubsub_notification_settings"},
+                            json={"pubsub_notification_settings": {"create-conversation": topic}}, timeout=10)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["pubsubNotificationSettings"] == {"create-conversation": topic}
+    camel = requests.patch(f"{emulator.rest_url}/v1/{PARENT}/settings", params={"updateMask": "languageCode"},
+                           json={"languageCode": "fr-FR"}, timeout=10)
+    assert camel.status_code == 200 and camel.json()["pubsubNotificationSettings"] == {"create-conversation": topic}
