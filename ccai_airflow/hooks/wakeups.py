@@ -62,6 +62,7 @@ class _Subscription:
     waiters: set[_Waiter] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     failing_since: float | None = None  # when the pull began to fail; None: the last pull answered
+    failures: int = 0  # of this streak: the state's, not a loop's, as a loop ends whenever no wait is left
     messages: int = 0  # pulled and acknowledged
     wakes: int = 0  # listings after messages
     sweeps: int = 0  # listings without a message
@@ -155,26 +156,25 @@ async def _loop(state: _Subscription) -> None:
     pubsub = PubSubAsyncHook(gcp_conn_id=state.params.gcp_conn_id,
                              impersonation_chain=state.params.impersonation_chain, project_id=project)
     insights = ContactCenterInsightsAsyncHook(**state.params.to_kwargs())
-    failures = 0
     while state.waiters:
         before = state.messages
         try:
             await _pull(state, pubsub, project, subscription)
         except Exception as exc:  # Pub/Sub down, the subscription gone: the waits poll meanwhile
-            failures += 1
+            state.failures += 1
             if state.messages > before:  # what was acknowledged before the failure still says something ended
                 state.wakes += 1
                 await _list(state, insights)
-            if failures == 1:
+            if state.failures == 1:
                 log.warning("Cannot pull %s (%s: %s); the waits on it poll until it answers again.",
                             state.name, type(exc).__name__, exc)
                 state.failing_since = time.time()
                 _nudge(state.waiters)
-            await asyncio.sleep(min(2.0 ** failures, MAX_BACKOFF_S))
+            await asyncio.sleep(min(2.0 ** state.failures, MAX_BACKOFF_S))
             continue
-        if failures:
-            log.info("Pulling %s again after %s failed attempt(s).", state.name, failures)
-            failures = 0
+        if state.failures:
+            log.info("Pulling %s again after %s failed attempt(s).", state.name, state.failures)
+            state.failures = 0
             state.failing_since = None
             _nudge(state.waiters)
             state.swept_at = 0.0  # what ended while nobody listened: list now
