@@ -13,7 +13,6 @@ server that ignores the filter or lists oldest first costs more pages (up to :fu
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from google.longrunning import operations_pb2
@@ -56,6 +55,6 @@ class Listing:
         return bool(page.next_page_token) and not self.waiting <= self.seen and self.pages < page_cap(
             len(self.waiting), self.page_size)
 
-    def to_wake(self, names: Iterable[str] | None = None) -> set[str]:
+    def to_wake(self) -> set[str]:
         """The waits that look now: every one the listing did not just show running."""
-        return set(self.waiting if names is None else names) - self.running
+        return set(self.waiting - self.running)
