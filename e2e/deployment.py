@@ -300,6 +300,9 @@ def airflow_env(home: Path, dags: Path, pg_port: int, api_port: int, executor: s
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # A native crash of a component (the API server has died of SIGSEGV in libpython under load)
+        # leaves the Python stacks of its threads in its log.
+        "PYTHONFAULTHANDLER": "1",
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
             {"conn_type": "google_cloud_platform", "extra": {"project": project, **(connection_extra or {})}}),
         **options,
