@@ -25,9 +25,11 @@ from google.protobuf import empty_pb2
 from ccai_airflow.emulator.bigquery import table_id, table_resource
 from ccai_airflow.emulator.contract import clear_output_only
 from ccai_airflow.emulator.feedback import FeedbackLabels
+from ccai_airflow.emulator.gcs import storage_for, storage_from_environment  # Cloud Storage emulator wiring
 from ccai_airflow.emulator.lro import Message, _copy, _timestamp
 from ccai_airflow.emulator.phrase_matchers import PhraseMatchers
 from ccai_airflow.emulator.settings import LocationMethods
+from ccai_airflow.emulator.storage import Storage
 from ccai_airflow.emulator.transfer import IssueModelTransfer
 
 IssueModel = types.IssueModel.pb()
@@ -56,6 +58,34 @@ class Backend(LocationMethods, IssueModelTransfer, FeedbackLabels, PhraseMatcher
 
     _models: dict[str, Message] = field(default_factory=dict)
     _tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # BigQuery tables exports wrote, by id
+
+    # -- Cloud Storage: in memory, or a Cloud Storage emulator (emulator/gcs.py) ---------------
+    # The ``storage`` field of transfer.py and feedback.py, defaulted here from STORAGE_EMULATOR_HOST.
+    storage: Storage = field(default_factory=storage_from_environment)
+    started_storage: Storage | None = None  # what ``reset`` goes back to: ``storage`` when the emulator started
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.started_storage = self.storage
+
+    def set_storage_emulator_host(self, host: str | None) -> None:
+        """Keep the objects in the Cloud Storage emulator at ``host`` (``http://HOST:PORT``) from now on; None: in
+        memory. INVALID_ARGUMENT naming a host that is not a URL; objects written before stay where they are."""
+        storage = storage_for(host)
+        with self._lock:
+            self.storage = storage
+
+    @property
+    def storage_emulator_host(self) -> str | None:
+        """The Cloud Storage emulator the objects are kept in (``http://HOST:PORT``); None: in memory."""
+        return getattr(self.storage, "host", None)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.storage = self.started_storage or self.storage
+        self.storage.clear()
+        self.notifier.reset()
 
     # -- issue models ---------------------------------------------------------------------------
     def create_issue_model(self, request: Message) -> operations_pb2.Operation:

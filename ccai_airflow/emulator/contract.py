@@ -14,6 +14,10 @@ Sources, for every rule here (quoted from ``google/api/field_behavior.proto`` an
   names a field and the form its value has, for gRPC as for REST. The emulator accepts RFC 3986
   unreserved characters in a segment (what an id can hold unescaped in that URL); the client's own
   ``parse_*_path`` helpers accept anything, so this part is the emulator's choice.
+* Locations: a name whose ``locations/{location}`` is not one the API serves (:data:`LOCATIONS`) is
+  INVALID_ARGUMENT naming the location and the ones served. No source says which code the API answers; other
+  Google Cloud APIs answer INVALID_ARGUMENT for a location they do not serve, and it is the code of every
+  other refused name here.
 * Enums: a number the enum does not define is INVALID_ARGUMENT (proto3 keeps unknown numbers; the
   definition lists the values the API knows).
 * Update methods (an ``update_mask`` beside the resource in the body): a Required field of the resource is
@@ -41,6 +45,17 @@ Message = Any
 _SEGMENT = r"[A-Za-z0-9_.~-]+"  # RFC 3986 unreserved characters
 _VARIABLE = re.compile(r"\{([^}=]+)(?:=([^}]*))?\}")
 
+# The locations Contact Center Insights serves, in the order of the "Resource Location" column of "Available regions"
+# in https://docs.cloud.google.com/contact-center/insights/docs/regionalization (the global endpoint
+# contactcenterinsights.googleapis.com keeps its data in us-central1; every other one has a regional endpoint,
+# LOCATION-contactcenterinsights.googleapis.com). `global` is not among them. The emulator serves all of them on its
+# one address: which endpoint serves which location is not modelled.
+LOCATIONS: tuple[str, ...] = (
+    "us-central1", "us-east1", "us-west1", "northamerica-northeast1", "us",
+    "europe-west1", "europe-west2", "europe-west3", "eu", "europe-west4", "europe-west6",
+    "asia-northeast1", "asia-northeast3", "asia-south1", "asia-southeast1", "asia-southeast2", "australia-southeast1",
+)
+
 
 @dataclass(frozen=True)
 class NamePattern:
@@ -50,10 +65,16 @@ class NamePattern:
     template: str  # as in the HTTP rule: projects/*/locations/*
     form: str  # readable: projects/{project}/locations/{location}
     regex: re.Pattern[str]
+    location: int | None = None  # which `/`-separated segment of a matching value is the location, if any
 
     def check(self, value: str) -> None:
         if not self.regex.fullmatch(value):
             raise exceptions.InvalidArgument(f"Invalid {self.field} {value!r}: expected {self.form}.")
+        if self.location is not None and (location := value.split("/")[self.location]) not in LOCATIONS:
+            raise exceptions.InvalidArgument(
+                f"Invalid {self.field} {value!r}: Contact Center Insights does not serve location {location!r}; "
+                f"the locations it serves: {', '.join(LOCATIONS)}."
+            )
 
 
 @dataclass(frozen=True)
@@ -89,8 +110,13 @@ def name_patterns(uri: str) -> tuple[NamePattern, ...]:
     patterns = []
     for field, template in _VARIABLE.findall(uri):
         template = template or "*"
-        regex = "/".join(_SEGMENT if seg == "*" else re.escape(seg) for seg in template.split("/"))
-        patterns.append(NamePattern(field, template, _form(template), re.compile(regex)))
+        segments = template.split("/")
+        regex = "/".join(_SEGMENT if seg == "*" else re.escape(seg) for seg in segments)
+        location = next(
+            (index + 1 for index, seg in enumerate(segments[:-1]) if seg == "locations" and segments[index + 1] == "*"),
+            None,
+        )
+        patterns.append(NamePattern(field, template, _form(template), re.compile(regex), location))
     return tuple(patterns)
 
 

@@ -77,8 +77,14 @@ class EmulatorControl:
     def advance_clock(self, seconds: float) -> None:
         self.request("POST", "advanceClock", {"seconds": seconds})
 
+    def set_clock_rate(self, rate: float) -> None:
+        self.request("POST", "clockRate", {"rate": rate})
+
     def set_operation_seconds(self, seconds: float) -> None:
         self.request("POST", "operationSeconds", {"seconds": seconds})
+
+    def reset(self) -> None:
+        self.request("POST", "reset", {})
 
     def seed_conversations(self, parent: str, count: int, age_days: float = 0.0, medium: str = "CHAT") -> list[str]:
         body = {"parent": parent, "count": count, "age_days": age_days, "medium": medium}
@@ -95,6 +101,9 @@ class EmulatorControl:
 
     def set_pubsub_emulator_host(self, host: str | None) -> None:
         self.request("POST", "pubsubEmulatorHost", {"host": host})
+
+    def set_storage_emulator_host(self, host: str | None) -> None:
+        self.request("POST", "storageEmulatorHost", {"host": host})
 
     def notifications_published(self) -> dict[str, int]:
         return dict(self.request("GET", "notificationsPublished"))

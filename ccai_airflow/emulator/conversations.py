@@ -23,12 +23,14 @@ from google.cloud.contact_center_insights_v1 import types
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
-from ccai_airflow.emulator.contract import clear_output_only
+from ccai_airflow.emulator.contract import clear_output_only, name_patterns
 from ccai_airflow.emulator.lro import Message, Operations, _copy, _timestamp, page_start
 from ccai_airflow.emulator.updates import apply_mask, mask_paths
 
 Conversation = types.Conversation.pb()
 Medium = types.Conversation.Medium
+# The seeding control's parent takes the rules of a CreateConversation's (its form, a location Insights serves).
+_PARENT = name_patterns("{parent=projects/*/locations/*}")[0]
 
 # -- the filter subset ------------------------------------------------------------------------------
 # The filtering guide lists, among others: create_time>"1969-12-31T16:00:10-08:00", create_time<="...",
@@ -157,6 +159,9 @@ class Conversations(Operations):
             raise exceptions.InvalidArgument(f"Invalid age_days {age_days!r}: expected a number of days >= 0.")
         if medium not in ("CHAT", "PHONE_CALL"):
             raise exceptions.InvalidArgument(f"Invalid medium {medium!r}: expected CHAT or PHONE_CALL.")
+        if not isinstance(parent, str):
+            raise exceptions.InvalidArgument(f"Invalid parent {parent!r}: expected {_PARENT.form}.")
+        _PARENT.check(parent)
         with self._lock:
             created = self.wall() - age_days * 86400
             names = []

@@ -76,16 +76,22 @@ class Faults:
     """Decides, per call, whether an injected fault fires, and counts every call."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self._rng = random.Random(seed)
-        self._rules: list[Fault] = []
-        self._counts: Counter[str] = Counter()
-        self._times: dict[str, deque[float]] = {}
-        self._limits: dict[str, float] = {}
-        self._in_flight: Counter[str] = Counter()
-        self._peak_in_flight: Counter[str] = Counter()
-        self._quota_refusals: Counter[str] = Counter()
-        self._grpc_connections = 0
+        self.seed = seed
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """No rules, quotas or counts, and the draws of a new ``Faults(seed)``."""
+        with self._lock:
+            self._rng = random.Random(self.seed)
+            self._rules: list[Fault] = []
+            self._counts: Counter[str] = Counter()
+            self._times: dict[str, deque[float]] = {}
+            self._limits: dict[str, float] = {}
+            self._in_flight: Counter[str] = Counter()
+            self._peak_in_flight: Counter[str] = Counter()
+            self._quota_refusals: Counter[str] = Counter()
+            self._grpc_connections = 0
 
     def inject(
         self, rpc: str, code: str = "UNAVAILABLE", rate: float = 1.0, latency_s: float = 0.0, count: int | None = None,

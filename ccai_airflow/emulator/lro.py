@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import grpc
@@ -28,6 +28,9 @@ from ccai_airflow.emulator.notifications import OPERATION_TRIGGERS
 Message = Any
 
 _MAX_FAILURES = 100_000  # fail_next_operations queues one entry per failure
+_MAX_CLOCK_RATE = 1_000_000.0  # an emulated year in about half a minute
+# What an emulator was started with, which ``reset`` keeps: everything else is state a test leaves behind.
+_KEPT_ON_RESET = frozenset({"_lock", "notifier", "storage", "started_storage", "started_operation_seconds"})
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -63,21 +66,33 @@ class Operations:
     """The operations of one emulator and their clock, guarded by one lock."""
 
     operation_seconds: float = 2.0
+    started_operation_seconds: float = -1.0  # what ``reset`` goes back to: ``operation_seconds`` when made
     _offset: float = 0.0
+    _rate: float = 1.0
+    _rate_since: float = 0.0  # time.monotonic() when the rate was set
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _operations: dict[str, _Operation] = field(default_factory=dict)
     _due: list[tuple[float, str]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _failures: list[_Failure] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.started_operation_seconds < 0:
+            self.started_operation_seconds = self.operation_seconds
+
     # -- the clock ------------------------------------------------------------------------------
+    def _sped_up(self, monotonic: float) -> float:
+        """The seconds ``set_clock_rate`` has added since the rate was set."""
+        return (self._rate - 1.0) * (monotonic - self._rate_since)
+
     def clock(self) -> float:
-        """Monotonic emulator time: real time plus every ``advance_clock``."""
-        return time.monotonic() + self._offset
+        """Monotonic emulator time: real time, sped up by ``set_clock_rate``, plus every ``advance_clock``."""
+        now = time.monotonic()
+        return now + self._offset + self._sped_up(now)
 
     def wall(self) -> float:
         """Wall-clock emulator time (for createTime, endTime)."""
-        return time.time() + self._offset
+        return time.time() + self._offset + self._sped_up(time.monotonic())
 
     def advance_clock(self, seconds: float) -> None:
         """Jump the emulator's time forward: operations due by then are done at their due time."""
@@ -85,6 +100,28 @@ class Operations:
             raise exceptions.InvalidArgument(f"Invalid seconds {seconds!r}: expected a number >= 0.")
         with self._lock:
             self._offset += float(seconds)
+
+    def set_clock_rate(self, rate: float) -> None:
+        """Run the emulator's clock ``rate`` times as fast as real time from now on (1: real time), so that an
+        operation of hours ends in seconds while a DAG that waits for it runs, with no one to move the clock."""
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1 <= rate <= _MAX_CLOCK_RATE:
+            raise exceptions.InvalidArgument(
+                f"Invalid rate {rate!r}: expected a number from 1 (real time) to {_MAX_CLOCK_RATE:.0f}.")
+        with self._lock:
+            now = time.monotonic()
+            self._offset += self._sped_up(now)
+            self._rate, self._rate_since = float(rate), now
+
+    def reset(self) -> None:
+        """Empty, as a new emulator: no resources, operations, queued failures, moved clock or settings; where
+        notifications go and which storage it uses stay, and operations take as long as when it started."""
+        fresh = type(self)()
+        with self._lock:
+            operation_seconds = self.started_operation_seconds
+            for kept in fields(self):
+                if kept.name not in _KEPT_ON_RESET:
+                    setattr(self, kept.name, getattr(fresh, kept.name))
+            self.operation_seconds = operation_seconds
 
     # -- controls -------------------------------------------------------------------------------
     def fail_next_operations(self, n: int, code: str = "INTERNAL", message: str = "Injected failure") -> None:
@@ -191,8 +228,11 @@ class Operations:
         op.proto.metadata.Pack(op.metadata)
         op.proto.done = True
         if error is None:
-            op.proto.response.Pack(op.finish())
-        else:
+            try:
+                op.proto.response.Pack(op.finish())
+            except exceptions.GoogleAPICallError as exc:  # e.g. the Cloud Storage emulator an export writes to is down
+                error = _Failure(exc.grpc_status_code or grpc.StatusCode.INTERNAL, exc.message)
+        if error is not None:
             op.rollback()
             op.proto.error.CopyFrom(status_pb2.Status(code=error.code.value[0], message=error.message))
         if (trigger := OPERATION_TRIGGERS.get(op.metadata.DESCRIPTOR.name)) is not None:

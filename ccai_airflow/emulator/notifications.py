@@ -58,6 +58,7 @@ class Notifier:
 
     def __init__(self, host: str | None = None) -> None:
         self._host = host if host is not None else os.environ.get(PUBSUB_EMULATOR_HOST_ENV) or None
+        self._started_host = self._host
         self._client: Any = None
         self._lock = threading.Lock()
         self.published: dict[str, int] = {}  # topic -> messages handed to Pub/Sub (a control reads it)
@@ -70,6 +71,17 @@ class Notifier:
         """Publish to another Pub/Sub from now on (None: publish nothing)."""
         with self._lock:
             self._host, self._client = host or None, None
+
+    def keep_host(self) -> None:
+        """The host now is the one ``reset`` goes back to (an emulator's own, not a test's)."""
+        with self._lock:
+            self._started_host = self._host
+
+    def reset(self) -> None:
+        """Publish where it did when made, and count from zero."""
+        with self._lock:
+            self._host, self._client = self._started_host, None
+            self.published.clear()
 
     def notify(self, topics: Iterable[str], trigger: str, name: str) -> None:
         """Publish one message per topic; returns at once (the client publishes in its own threads)."""

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+
+from ccai_airflow.emulator.neighbour import NeighbourProcess, free_port
 
 __all__ = ["INSTALL_HINT", "PubSubEmulator", "find_pubsub_emulator"]
 
@@ -42,24 +39,19 @@ def find_pubsub_emulator() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PubSubEmulator:
+class PubSubEmulator(NeighbourProcess):
     """``with PubSubEmulator() as pubsub: os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host``.
 
     :param port: 0 for a free one.
     :param startup_timeout: seconds to wait for "Server started" (the JVM takes a few).
     """
 
+    log_prefix = "pubsub-emulator-"
+
     def __init__(self, port: int = 0, startup_timeout: float = 60.0) -> None:
-        self.port = port or _free_port()
+        super().__init__()
+        self.port = port or free_port()
         self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[Any] | None = None
 
     @property
     def host(self) -> str:
@@ -69,43 +61,15 @@ class PubSubEmulator:
         script = find_pubsub_emulator()
         if script is None:
             raise FileNotFoundError(INSTALL_HINT)
-        self._log = tempfile.NamedTemporaryFile("w+b", prefix="pubsub-emulator-", suffix=".log")  # noqa: SIM115
-        # Its own process group: the script starts java, and stop() ends both by the group's id.
-        self.process = subprocess.Popen(
-            [script, "--host=127.0.0.1", f"--port={self.port}"], stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        # The script starts java: stop() ends both by the group's id.
+        process = self._spawn([script, "--host=127.0.0.1", f"--port={self.port}"])
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if READY.encode() in self.output():
                 return self
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 break
             time.sleep(0.1)
         tail = self.output()[-2000:].decode(errors="replace")
         self.stop()
         raise RuntimeError(f"Google's Pub/Sub emulator did not start on {self.host}: {tail}")
-
-    def output(self) -> bytes:
-        if self._log is None:
-            return b""
-        self._log.flush()
-        return Path(self._log.name).read_bytes()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> PubSubEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()

@@ -202,6 +202,10 @@ def _route(method: str, path: str) -> tuple[Rpc, dict[str, str]] | None:
 def build_app(backend: Backend, faults: Faults) -> web.Application:
     """An aiohttp application serving the API rules and the ``/emulator/v1`` controls."""
 
+    def reset() -> None:
+        backend.reset()
+        faults.reset()
+
     async def controls(request: web.Request) -> web.Response:
         action = request.match_info["action"]
         body = await _json_body(request) or {}
@@ -219,10 +223,13 @@ def build_app(backend: Backend, faults: Faults) -> web.Application:
             ("POST", "operationSeconds"): lambda: backend.set_operation_seconds(**body),
             ("POST", "quota"): lambda: faults.set_quota(**body),
             ("POST", "advanceClock"): lambda: backend.advance_clock(**body),
+            ("POST", "clockRate"): lambda: backend.set_clock_rate(**body),
+            ("POST", "reset"): reset,
             ("POST", "seedConversations"): lambda: {"names": backend.seed_conversations(**body)},
             ("POST", "storageObjects"): lambda: backend.write_object(**body),
             ("GET", "storageObjects"): lambda: backend.object_control(**dict(request.query)),
             ("POST", "pubsubEmulatorHost"): lambda: backend.set_pubsub_emulator_host(**body),
+            ("POST", "storageEmulatorHost"): lambda: backend.set_storage_emulator_host(**body),
             ("GET", "notificationsPublished"): backend.notifications_published,
         }
         handler = handlers.get((request.method, action))

@@ -32,6 +32,8 @@ class Emulator:
     :param seed: seed of the fault-injection draws, for repeatable runs.
     :param pubsub_emulator_host: the Pub/Sub emulator its notifications go to (``HOST:PORT``); default
         ``PUBSUB_EMULATOR_HOST``; none: no notification is published (``emulator.notifications``).
+    :param storage_emulator_host: the Cloud Storage emulator its objects are kept in (``http://HOST:PORT``);
+        default ``STORAGE_EMULATOR_HOST``; none: in memory (``emulator/gcs.py``).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class Emulator:
         operation_seconds: float = 2.0,
         seed: int | None = None,
         pubsub_emulator_host: str | None = None,
+        storage_emulator_host: str | None = None,
     ) -> None:
         self.host = host
         self._ports = (grpc_port, rest_port)
@@ -49,6 +52,10 @@ class Emulator:
         self.backend.set_operation_seconds(operation_seconds)
         if pubsub_emulator_host is not None:
             self.backend.set_pubsub_emulator_host(pubsub_emulator_host)
+            self.backend.notifier.keep_host()
+        if storage_emulator_host is not None:
+            self.backend.set_storage_emulator_host(storage_emulator_host)
+            self.backend.started_storage = self.backend.storage
         self.faults = Faults(seed)
         self.grpc_port = 0
         self.rest_port = 0
@@ -126,8 +133,17 @@ class Emulator:
         """Jump the emulator's clock forward (an emulated 3-hour operation in no time)."""
         self.backend.advance_clock(seconds)
 
+    def set_clock_rate(self, rate: float) -> None:
+        """Run the emulator's clock ``rate`` times as fast as real time (3600: an emulated hour a second)."""
+        self.backend.set_clock_rate(rate)
+
     def set_operation_seconds(self, seconds: float) -> None:
         self.backend.set_operation_seconds(seconds)
+
+    def reset(self) -> None:
+        """Back to empty, as when it started: resources, operations, faults, quotas, clock, call counts."""
+        self.backend.reset()
+        self.faults.reset()
 
     def seed_conversations(self, parent: str, count: int, age_days: float = 0.0, medium: str = "CHAT") -> list[str]:
         """Add ``count`` conversations under ``parent`` created ``age_days`` ago; their names."""
@@ -147,6 +163,11 @@ class Emulator:
     def set_pubsub_emulator_host(self, host: str | None) -> None:
         """Publish Insights' notifications to the Pub/Sub emulator at ``host`` from now on (None: none)."""
         self.backend.set_pubsub_emulator_host(host)
+
+    def set_storage_emulator_host(self, host: str | None) -> None:
+        """Keep the objects in the Cloud Storage emulator at ``host`` (``http://HOST:PORT``) from now on (None:
+        in memory)."""
+        self.backend.set_storage_emulator_host(host)
 
     def notifications_published(self) -> dict[str, int]:
         """How many notifications Pub/Sub accepted, by topic."""

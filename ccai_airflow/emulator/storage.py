@@ -64,6 +64,10 @@ class Storage:
             raise exceptions.NotFound(f"Invalid {field_path} {uri!r}: no such Cloud Storage object.")
         return data
 
+    def clear(self) -> None:
+        with self._lock:
+            self._objects.clear()
+
     def names(self, prefix: str = "gs://") -> list[str]:
         with self._lock:
             return sorted(uri for uri in self._objects if uri.startswith(prefix))

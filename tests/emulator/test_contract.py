@@ -16,7 +16,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ccai_airflow.emulator import Emulator
-from ccai_airflow.emulator.contract import CONTRACTS
+from ccai_airflow.emulator.contract import CONTRACTS, LOCATIONS
 from ccai_airflow.emulator.routes import OPERATIONS, RPCS, Rpc
 from tests.conftest import PARENT
 from tests.emulator.clients import (
@@ -372,7 +372,7 @@ def test_operations_requests_have_no_field_behaviour() -> None:
 
 
 # -- malformed names, over both transports and over gRPC only --------------------------------------
-BAD_MODEL_NAMES = ["projects/p/locations/l/issueModels/bad id", "projects/p q/locations/l/issueModels/1"]
+BAD_MODEL_NAMES = [f"{PARENT}/issueModels/bad id", "projects/p q/locations/us-central1/issueModels/1"]
 
 
 @pytest.mark.parametrize("name", BAD_MODEL_NAMES)
@@ -395,6 +395,64 @@ def test_malformed_names_over_grpc_only(grpc_client: Client) -> None:
 
 
 def test_malformed_operation_name_is_invalid_argument(client: Client) -> None:
-    name = "projects/p/locations/l/operations/bad id"
+    name = f"{PARENT}/operations/bad id"
     err = error_of(lambda: client.get_operation(request={"name": name}))
     assert status_of(err) == "INVALID_ARGUMENT" and repr(name) in err.message
+
+
+# -- locations: contract.LOCATIONS, from Google's regionalization page --------------------------------
+UNSERVED = "mars-north9"
+SERVED = ", ".join(LOCATIONS)
+
+
+def _in_location(value: str, location: str) -> str:
+    segments = value.split("/")
+    segments[3] = location  # projects/{project}/locations/{location}/...
+    return "/".join(segments)
+
+
+def test_the_locations_are_those_of_the_regionalization_page() -> None:
+    assert LOCATIONS[0] == "us-central1"  # the global endpoint's resource location
+    assert len(LOCATIONS) == len(set(LOCATIONS)) == 17
+    assert {"us", "eu", "europe-west1", "asia-northeast3", "australia-southeast1"} <= set(LOCATIONS)
+    assert "global" not in LOCATIONS
+
+
+@pytest.mark.parametrize("rpc", RPCS, ids=[rpc.name for rpc in RPCS])
+def test_a_location_the_api_does_not_serve_is_invalid_argument(emulator: Emulator, both: Client, rpc: Rpc) -> None:
+    """Every resource name and parent of every served RPC, over gRPC and REST: refused at admission, before the
+    handler (no NOT_FOUND for an operation, no resource or operation made), naming the location and the list."""
+    for pattern in CONTRACTS[rpc.name].names:
+        request = _request(rpc, VALID[rpc.name])
+        raw = request if isinstance(request, Message) else type(request).pb(request)
+        target, field = _at(raw, pattern.field)
+        name = _in_location(getattr(target, field.name), UNSERVED)
+        setattr(target, field.name, name)
+        err = error_of(lambda request=request: getattr(both, _method(rpc))(request=request))
+        assert status_of(err) == "INVALID_ARGUMENT", (pattern.field, err)
+        assert err.message.endswith(  # the REST client puts the method and URL first
+            f"Invalid {pattern.field} {name!r}: Contact Center Insights does not serve location {UNSERVED!r}; "
+            f"the locations it serves: {SERVED}."
+        )
+    assert not emulator.backend._operations, "no operation started"
+
+
+def test_get_operation_in_an_unserved_location_is_refused_not_missing(api: Client) -> None:
+    name = f"projects/p/locations/{UNSERVED}/operations/1"
+    err = error_of(lambda: api.get_operation(request={"name": name}))
+    assert status_of(err) == "INVALID_ARGUMENT"
+    assert f"location {UNSERVED!r}" in err.message and SERVED in err.message
+    err = error_of(lambda: api.get_operation(request={"name": f"{PARENT}/operations/1"}))
+    assert status_of(err) == "NOT_FOUND", "a served location: the operation itself is missing"
+
+
+@pytest.mark.parametrize("location", [*LOCATIONS, "global"])
+def test_every_served_location_is_admitted_and_global_is_not(api: Client, location: str) -> None:
+    parent = f"projects/test-project/locations/{location}"
+    if location == "global":
+        err = error_of(lambda: api.list_issue_models(parent=parent))
+        assert status_of(err) == "INVALID_ARGUMENT" and "location 'global'" in err.message
+        return
+    created = api.create_conversation(parent=parent, conversation={"medium": "CHAT"})
+    assert created.name.startswith(f"{parent}/conversations/")
+    assert list(api.list_issue_models(parent=parent).issue_models) == []

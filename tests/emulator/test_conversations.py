@@ -4,11 +4,14 @@ delete and the filter subset they share (issue 14, first half), both transports.
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
+from google.api_core import exceptions
 from google.cloud import contact_center_insights_v1 as ci
 
 from ccai_airflow.emulator import Emulator
+from ccai_airflow.emulator.control import EmulatorControl
 from tests.conftest import PARENT
 from tests.emulator.clients import Client, error_of, status_of, unpack, wait_done
 
@@ -75,6 +78,17 @@ def test_list_filters_by_create_time_and_orders_newest_first(emulator: Emulator,
     assert len(_names(api, page_size=1)) == 3, "the pager follows next_page_token"
     err = error_of(lambda: _names(api, page_size=100_001))
     assert status_of(err) == "INVALID_ARGUMENT", err
+
+
+def test_seeding_takes_a_parent_the_api_would_take(emulator: Emulator) -> None:
+    """The control refuses what CreateConversation refuses: a malformed parent, a location Insights does not serve."""
+    with EmulatorControl(emulator.rest_url) as control:
+        for seed in (emulator.seed_conversations, control.seed_conversations):
+            for parent, shown in [("projects/p/locations/mars-north9", "location 'mars-north9'"),
+                                  ("projects/p", "expected projects/{project}/locations/{location}")]:
+                with pytest.raises(exceptions.InvalidArgument, match=re.escape(shown)):
+                    seed(parent, 1)
+    assert emulator.backend._conversations == {}
 
 
 def test_bulk_delete_deletes_what_the_filter_selects(emulator: Emulator, api: Client) -> None:
