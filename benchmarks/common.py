@@ -51,6 +51,9 @@ def airflow_env(home: Path | None = None, grpc_target: str | None = None) -> dic
     }
     if grpc_target:
         env[EMULATOR_HOST_ENV] = grpc_target
+        # The hooks look the connection up against the emulator too (its credentials are not used).
+        env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] = json.dumps(
+            {"conn_type": "google_cloud_platform", "extra": {"project": PARENT.split("/")[1]}})
     return env
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from google.api_core.exceptions import ServiceUnavailable
+
 from ccai_airflow.compat import AirflowException, AirflowFailException
 
 __all__ = [
+    "ContactCenterInsightsEmulatorUnreachableError",
     "ContactCenterInsightsOperationFailedError",
     "ContactCenterInsightsOperationRetryableError",
     "ContactCenterInsightsXComTooLargeError",
@@ -22,3 +25,9 @@ class ContactCenterInsightsOperationRetryableError(AirflowException):
 
 class ContactCenterInsightsXComTooLargeError(AirflowFailException):
     """The decoded response is over ``max_xcom_bytes``: nothing was pushed, nothing truncated."""
+
+
+class ContactCenterInsightsEmulatorUnreachableError(ServiceUnavailable):
+    """Nothing answers at the emulator that ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (or ``_REST``) names, after the
+    call's retries. Still UNAVAILABLE, so still transient: a wait polls on while the emulator (re)starts, as it does
+    through an outage of Google's API."""

@@ -30,6 +30,7 @@ __all__ = [
     "ContactCenterInsightsLink",
     "ContactCenterInsightsOperationLink",
     "link_url",
+    "persist_no_url",
     "persist_url",
 ]
 
@@ -52,6 +53,12 @@ def persist_url(link: type[BaseGoogleLink], context: Any, **value: Any) -> str:
     return url
 
 
+def persist_no_url(link: type[BaseGoogleLink], context: Any) -> None:
+    """Store an empty link under ``link``'s XCom key: the task has none (yet). The task runner reads every link's key
+    when the task defers and when it ends, and Airflow logs a key that is not there as an error."""
+    context["ti"].xcom_push(key=link.key, value="")
+
+
 class _CompleteUrlLink(BaseGoogleLink):
     """A ``BaseGoogleLink`` whose ``persist`` stores the complete URL (see the module docstring)."""
 
@@ -61,9 +68,8 @@ class _CompleteUrlLink(BaseGoogleLink):
 
     @classmethod
     def persist_pending(cls, context: Any) -> None:
-        """No URL yet (the model a training will create): an empty link until :meth:`persist`. The task runner
-        reads every link's key when the task defers too, and Airflow logs a missing key as an error."""
-        context["ti"].xcom_push(key=cls.key, value="")
+        """No URL yet (the model a training will create): an empty link until :meth:`persist` (``persist_no_url``)."""
+        persist_no_url(cls, context)
 
 
 class ContactCenterInsightsLink(_CompleteUrlLink):

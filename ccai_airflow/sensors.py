@@ -20,6 +20,7 @@ from ccai_airflow.compat import (
 from ccai_airflow.core.names import (
     parse_operation_name,
     validate_impersonation_chain,
+    validate_response_type,
     validate_seconds,
     validate_subscription,
     validate_transport,
@@ -27,7 +28,7 @@ from ccai_airflow.core.names import (
 from ccai_airflow.core.outcome import Outcome
 from ccai_airflow.core.polling import DEFAULT_POLLING
 from ccai_airflow.core.progress import log_progress
-from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES
+from ccai_airflow.core.xcom import DEFAULT_MAX_XCOM_BYTES, no_issue_model_name
 from ccai_airflow.exceptions import ContactCenterInsightsOperationFailedError
 from ccai_airflow.links import ContactCenterInsightsOperationLink
 from ccai_airflow.waiting import OperationWaitMixin
@@ -54,6 +55,11 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         done (default False). Never on a reschedule or a triggerer restart.
     :param response_fields: push only these fields of the response (dotted camelCase paths, e.g.
         ``["name", "trainingStats.analyzedConversationsCount"]``); default: all of it.
+    :param expected_response_type: the type the response must have, as its ``@type`` names it: the type URL
+        ``"type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"`` or the bare message name
+        ``"google.cloud.contactcenterinsights.v1.IssueModel"``. A success of another type fails the task (in
+        every mode, without retries; skips it with ``soft_fail``), naming the operation and both types.
+        Default None: any type.
     :param max_xcom_bytes: fail (never truncate) when the XComs would be larger; None: no limit.
     :param notification_subscription: with ``deferrable``, a Pub/Sub subscription (``projects/P/subscriptions/S``)
         of the topic the location's notification for this operation goes to (ExportInsightsData,
@@ -84,6 +90,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
         asset_events: bool = True,
         notification_subscription: str | None = None,
+        expected_response_type: str | None = None,
         **kwargs: Any,
     ) -> None:
         # poke_interval set: a fixed cadence in every mode. Not set: the adaptive DEFAULT_POLLING.
@@ -101,6 +108,7 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         self.deferrable = deferrable
         self.init_wait_options(cancel_on_kill, response_fields, max_xcom_bytes, asset_events)
         self.notification_subscription = validate_subscription(notification_subscription)
+        self.expected_response_type = validate_response_type(expected_response_type)
         if "{{" not in str(operation_name):
             parse_operation_name(operation_name)
         if "{{" not in str(impersonation_chain):
@@ -122,6 +130,13 @@ class ContactCenterInsightsOperationSensor(OperationWaitMixin, BaseSensorOperato
         if str(response.get("@type", "")).endswith(".IssueModel") and response.get("name"):
             return (lineage.issue_model(str(response["name"])),)
         return ()
+
+    def succeeded(self, context: Any, outcome: Outcome) -> None:
+        """A sensor waits on any kind of operation: say once why a downstream task would read ``issue_model_name``
+        as None."""
+        why = no_issue_model_name(outcome, self.response_fields)
+        if why is not None:
+            self.log.info("%s", why)
 
     # -- poke and reschedule --------------------------------------------------------------------
     def poke(self, context: Any) -> bool | PokeReturnValue:

@@ -54,6 +54,7 @@ class OperationWaitMixin(AssetEventsMixin):
     cancel_on_kill: bool = False
     response_fields: Sequence[str] | None = None
     max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES
+    expected_response_type: str | None = None  # the type URL a success must have (the sensor's option)
     failure_error: type[Exception] = ContactCenterInsightsOperationFailedError
     wait_timeout: float | None = None
     notification_subscription: str | None = None  # wakes a deferred wait (``ccai_airflow.hooks.wakeups``)
@@ -166,7 +167,7 @@ class OperationWaitMixin(AssetEventsMixin):
         self._last_outcome = outcome
         if self._wait is not None:
             self._wait.last_status = outcome.status
-        done = finish_outcome(outcome, self.response_fields, self.max_xcom_bytes)
+        done = finish_outcome(outcome, self.response_fields, self.max_xcom_bytes, self.expected_response_type)
         if done.ending is Ending.TIMEOUT:
             raise self.timeout_error(context, done.error)
         if done.ending is Ending.FAILED:

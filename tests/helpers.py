@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ def run_dag(dag_id: str, dags: Path = DAGS_FOLDER) -> Any:
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"no DAG {dag_id} in {dags}"
     return dag.test()
+
+
+# An error line of a task log: structlog's "[error    ]" (Airflow 3's task logs) or logging's " ERROR ".
+_ERROR_LINE = re.compile(r"\[error\s*\]| ERROR ")
+
+
+def error_lines(output: Any) -> list[str]:
+    """The error lines of what ``capfd.readouterr()`` captured (out and err)."""
+    return [line for line in (output.out + output.err).splitlines() if _ERROR_LINE.search(line)]
 
 
 def states(dag_run: Any) -> dict[str, str]:

@@ -98,6 +98,8 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     ("poke_interval text", lambda: sensor(poke_interval="30"), "Invalid poke_interval '30'"),
     ("poll_interval 0", lambda: trigger(poll_interval=0), "Invalid poll_interval 0"),
     ("negative timeout", lambda: sensor(timeout=-1), "Invalid timeout -1: expected a number of seconds >= 0"),
+    ("response type without its package", lambda: sensor(expected_response_type="IssueModel"),
+     "Invalid expected_response_type 'IssueModel': expected a message name with its package"),
     ("unknown transport", lambda: sensor(transport="http"),
      "Invalid transport 'http': expected one of ['grpc', 'rest']"),
     ("unknown transport, trigger", lambda: trigger(transport="grpc+tls"), "Invalid transport 'grpc+tls'"),

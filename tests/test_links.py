@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from airflow.providers.google.cloud.links.bigquery import BigQueryTableLink
 
 from ccai_airflow.emulator import Emulator
 from ccai_airflow.links import ContactCenterInsightsOperationLink, link_url
 from tests.conftest import DAGS_FOLDER
-from tests.helpers import run_dag, states, xcom
+from tests.helpers import error_lines, run_dag, states, xcom
 
 DAG_ID = "ccai_test_links"
 CONSOLE = "Contact Center Insights"
@@ -40,10 +41,15 @@ def links(dag_run: Any, task_id: str) -> dict[str, str | None]:
     return {name: task.get_extra_links(ti, name) or None for name in task.extra_links}
 
 
-def test_every_link_reads_back_as_the_ui_shows_it(emulator_env: Emulator, airflow_db: str) -> None:
+def test_every_link_reads_back_as_the_ui_shows_it(
+    emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     dag_run = run_dag(DAG_ID, DAGS_FOLDER / "ccai_test_link_dags.py")
 
     assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    # Every link's key exists when the task runner reads it (at a deferral and at the end), the table link of an
+    # export without a table too: Airflow logs a missing key as "[error] XCom not found".
+    assert error_lines(capfd.readouterr()) == []
     model_id = xcom(dag_run, "create", "issue_model_name").rsplit("/", 1)[-1]
     operation_id = {task: xcom(dag_run, task, "operation_name").rsplit("/", 1)[-1]
                     for task in ("create", "deploy", "undeploy", "export", "export_no_table")}
@@ -70,3 +76,17 @@ def test_link_values_are_percent_encoded_and_resource_names_kept() -> None:
         OPERATIONS.replace("test-project", "p").replace("us-central1", "l") + "7")
     assert link_url(BigQueryTableLink, project_id="p", dataset_id="d", table_id="daily export&x") == (
         "https://console.cloud.google.com/bigquery?referrer=search&project=p&d=d&p=p&page=table&t=daily%20export%26x")
+
+
+@pytest.mark.parametrize("dag_id", [
+    "ccai_test_sensor_poke", "ccai_test_sensor_reschedule", "ccai_test_sensor_deferrable",
+    "ccai_test_create_wait", "ccai_test_create_deferrable",
+])
+def test_a_successful_run_logs_no_error_line(
+    dag_id: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dags = DAGS_FOLDER / ("ccai_test_dags.py" if "sensor" in dag_id else "ccai_test_operator_dags.py")
+    dag_run = run_dag(dag_id, dags)
+
+    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    assert error_lines(capfd.readouterr()) == []

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from ccai_airflow.emulator import Emulator
-from tests.helpers import run_dag, states, xcom
+from tests.conftest import DAGS_FOLDER
+from tests.helpers import all_xcoms, run_dag, states, xcom
+
+RESPONSE_TYPE_DAGS = DAGS_FOLDER / "ccai_test_response_type_dags.py"
+V1 = "type.googleapis.com/google.cloud.contactcenterinsights.v1."
 
 
 @pytest.mark.parametrize(
@@ -115,6 +119,55 @@ def test_bad_rendered_name_fails_before_any_call(
     assert f"Invalid operation name {shown}" in output.out + output.err
 
 
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_a_response_of_another_type_than_expected_fails_naming_the_operation_and_both_types(
+    mode: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_dag(f"ccai_test_response_type_mismatch_{mode}", RESPONSE_TYPE_DAGS)
+
+    assert states(dag_run) == {"start_export": "success", "wait": "failed"}
+    output = capfd.readouterr()
+    assert (f"Operation {xcom(dag_run, 'start_export')} succeeded, but its response is of @type "
+            f"'{V1}ExportInsightsDataResponse', not the expected '{V1}IssueModel' (expected_response_type)"
+            ) in output.out + output.err
+    assert [key for task, key in all_xcoms(dag_run) if task == "wait" and not key.startswith("contact_center")] == []
+    assert emulator_env.call_counts()["ExportInsightsData"] == 1
+
+
+def test_a_response_of_another_type_than_expected_skips_with_soft_fail(emulator_env: Emulator, airflow_db: str) -> None:
+    dag_run = run_dag("ccai_test_response_type_mismatch_soft_fail_deferrable", RESPONSE_TYPE_DAGS)
+
+    assert states(dag_run) == {"start_export": "success", "wait": "skipped"}
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])  # the bare message name and the type URL
+def test_a_response_of_the_expected_type_is_pushed(
+    mode: str, emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_dag(f"ccai_test_response_type_match_{mode}", RESPONSE_TYPE_DAGS)
+
+    assert states(dag_run) == {"start_create": "success", "wait": "success"}
+    assert xcom(dag_run, "wait")["@type"] == f"{V1}IssueModel"
+    assert xcom(dag_run, "wait", "issue_model_name") == xcom(dag_run, "wait")["name"]
+    output = capfd.readouterr()
+    assert "No issue_model_name XCom" not in output.out + output.err
+
+
+def test_the_sensor_says_once_at_info_why_no_issue_model_name_is_pushed(
+    emulator_env: Emulator, airflow_db: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_dag("ccai_test_response_type_not_a_model", RESPONSE_TYPE_DAGS)
+
+    assert states(dag_run) == {"start_export": "success", "wait": "success"}
+    assert ("wait", "issue_model_name") not in all_xcoms(dag_run)
+    output = capfd.readouterr()
+    lines = [line for line in (output.out + output.err).splitlines() if "No issue_model_name XCom" in line]
+    assert len(lines) == 1, lines
+    assert "[info" in lines[0]
+    assert (f"No issue_model_name XCom for operation {xcom(dag_run, 'start_export')}: its response is of @type "
+            f"'{V1}ExportInsightsDataResponse', not an IssueModel") in lines[0]
+
+
 def test_sensor_rejects_bad_arguments_at_construction() -> None:
     from ccai_airflow.sensors import ContactCenterInsightsOperationSensor
 
@@ -129,6 +182,8 @@ def test_sensor_rejects_bad_arguments_at_construction() -> None:
         ({"operation_name": name, "poke_interval": "soon"}, "'soon'"),
         ({"operation_name": name, "impersonation_chain": ["ok@p.iam.gserviceaccount.com", ""]}, "''"),
         ({"operation_name": name, "impersonation_chain": 7}, "7"),
+        ({"operation_name": name, "expected_response_type": "IssueModel"}, "'IssueModel'"),
+        ({"operation_name": name, "expected_response_type": 7}, "7"),
     ]
     for kwargs, shown in cases:
         with pytest.raises(ValueError, match=re.escape(shown)):

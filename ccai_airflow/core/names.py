@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 __all__ = [
+    "EMULATOR_HOST_ENV",
+    "EMULATOR_REST_ENV",
     "MAX_OPERATION_NAME_LENGTH",
     "OPERATION_NAME_FORM",
     "TRANSPORTS",
+    "TYPE_URL_PREFIX",
     "InvalidOperationNameError",
     "OperationName",
     "child_name",
@@ -25,6 +28,7 @@ __all__ = [
     "validate_gcs_object_uri",
     "validate_impersonation_chain",
     "validate_location",
+    "validate_response_type",
     "validate_seconds",
     "validate_transport",
 ]
@@ -162,6 +166,11 @@ def validate_gcs_object_uri(arg: str, value: object) -> str:
     raise ValueError(f"Invalid {arg} {value!r}: expected a Cloud Storage object URI gs://<bucket-name>/<object-name>.")
 
 
+# Where the emulator is, for every process of a deployment (the convention of PUBSUB_EMULATOR_HOST).
+EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"  # gRPC, HOST:PORT
+EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"  # REST, http://HOST:PORT
+
+
 def validate_emulator_address(variable: str, value: str, transport: str) -> str:
     """An emulator address from the environment: ``host:port`` for gRPC, ``http://host:port`` for REST."""
     pattern, form = (_HOST_PORT_RE, "host:port") if transport == "grpc" else (_REST_URL_RE, "http://host:port")
@@ -216,3 +225,23 @@ def validate_impersonation_chain(chain: object) -> str | Sequence[str] | None:
                 "as sa@project.iam.gserviceaccount.com."
             )
     return chain  # type: ignore[return-value]
+
+
+TYPE_URL_PREFIX = "type.googleapis.com/"
+# A fully qualified protobuf message name: its package, then the message (google.cloud.contactcenterinsights.v1.X).
+_MESSAGE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+
+
+def validate_response_type(value: object, arg: str = "expected_response_type") -> str | None:
+    """None, or a response's type as its ``@type`` shows it: the type URL ``type.googleapis.com/NAME``, given as
+    that URL or as the bare message name ``NAME`` (with its package: a bare ``IssueModel`` could be anyone's)."""
+    if value is None:
+        return None
+    name = value.removeprefix(TYPE_URL_PREFIX) if isinstance(value, str) else None
+    if name is None or not _MESSAGE_NAME_RE.match(name):
+        raise ValueError(
+            f"Invalid {arg} {value!r}: expected a message name with its package, such as "
+            f"'google.cloud.contactcenterinsights.v1.IssueModel', or its @type URL "
+            f"'{TYPE_URL_PREFIX}google.cloud.contactcenterinsights.v1.IssueModel'."
+        )
+    return TYPE_URL_PREFIX + name

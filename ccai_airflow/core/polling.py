@@ -87,8 +87,11 @@ def next_step(
 
 
 def timed_out(last: Outcome, deadline: float) -> Outcome:
-    """The TIMEOUT outcome of a wait whose deadline passed; the last look at the operation is kept."""
+    """The TIMEOUT outcome of a wait whose deadline passed; the last look at the operation is kept, and so is the
+    error its retries ran out on, if they did: a wait that never reached the API (an emulator nothing answers at, an
+    outage) says so when it times out."""
+    seen = f" The last poll's retries ran out on {last.error_code}: {last.error_message}" if last.error_code else ""
     return Outcome(
         Status.TIMEOUT, last.operation_name, last.operation, error_code="DEADLINE_EXCEEDED",
-        error_message=f"Operation not done by the deadline (end_time={deadline}).",
+        error_message=f"Operation not done by the deadline (end_time={deadline}).{seen}",
     )

@@ -20,7 +20,13 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ccai_airflow.core.cancelling import CancelRule
-from ccai_airflow.core.names import parse_operation_name, validate_flag, validate_seconds, validate_subscription
+from ccai_airflow.core.names import (
+    parse_operation_name,
+    validate_flag,
+    validate_response_type,
+    validate_seconds,
+    validate_subscription,
+)
 from ccai_airflow.core.outcome import Outcome, Status
 from ccai_airflow.core.polling import PollingPolicy, Step, next_step
 from ccai_airflow.core.progress import WaitTally, log_progress
@@ -251,12 +257,25 @@ def _unix_seconds(arg: str, value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def finish_outcome(outcome: Outcome, response_fields: Any = None, max_xcom_bytes: int | None = None) -> Finish:
-    """The XComs of a success (cut to ``response_fields``, refused over ``max_xcom_bytes``), or the error."""
+def finish_outcome(
+    outcome: Outcome, response_fields: Any = None, max_xcom_bytes: int | None = None,
+    expected_response_type: str | None = None,
+) -> Finish:
+    """The XComs of a success (cut to ``response_fields``, refused over ``max_xcom_bytes``), or the error.
+
+    A success whose response is not of ``expected_response_type`` (its ``@type``: the type URL, or the bare message
+    name) is a failure: the task waited on another kind of operation than its downstream tasks read.
+    """
     if outcome.status is Status.TIMEOUT:
         return Finish(Ending.TIMEOUT, error=f"Timed out waiting: {outcome.describe_failure()}")
     if outcome.status is not Status.SUCCEEDED:
         return Finish(Ending.FAILED, error=outcome.describe_failure())
+    expected = validate_response_type(expected_response_type)
+    actual = (outcome.response or {}).get("@type")
+    if expected is not None and actual != expected:
+        return Finish(Ending.FAILED, error=(
+            f"Operation {outcome.operation_name} succeeded, but its response is of @type {actual!r}, not the expected "
+            f"{expected!r} (expected_response_type): is it the operation this task should wait for?"))
     try:
         return Finish(Ending.PUSH, values=xcoms_of(outcome, response_fields, max_xcom_bytes))
     except XComTooLargeError as exc:

@@ -16,6 +16,7 @@ from ccai_airflow.core.outcome import ISSUE_MODEL_TYPE, Outcome
 __all__ = [
     "DEFAULT_MAX_XCOM_BYTES",
     "XComTooLargeError",
+    "no_issue_model_name",
     "select_fields",
     "stored_json_size",
     "validate_max_xcom_bytes",
@@ -118,6 +119,19 @@ def xcom_values(outcome: Outcome, selected: bool = False) -> dict[str, Any]:
     values.update(_conversation_and_location_values(outcome, response, selected))
     values.update(_storage_values(outcome.metadata))
     return values
+
+
+def no_issue_model_name(outcome: Outcome, response_fields: Sequence[str] | None = None) -> str | None:
+    """Why the XComs of a succeeded outcome hold no ``issue_model_name`` (None: they hold it), for the task log: a
+    downstream task that reads it gets None, and the reason is the operation's type, or the fields selected."""
+    selected = select_fields(outcome, response_fields) if response_fields else outcome
+    if "issue_model_name" in xcom_values(selected, selected=bool(response_fields)):
+        return None
+    kind = (outcome.response or {}).get("@type")
+    why = (f"response_fields {list(response_fields or ())} leave out the model's 'name'" if kind == ISSUE_MODEL_TYPE
+           else f"its response is of @type {kind!r}, not an IssueModel (only CreateIssueModel's is; ExportIssueModel's "
+                "metadata names its model)")
+    return f"No issue_model_name XCom for operation {outcome.operation_name}: {why}."
 
 
 _V1 = "type.googleapis.com/google.cloud.contactcenterinsights.v1."

@@ -18,6 +18,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 
 from ccai_airflow.core.names import parse_parent, validate_notification_settings
+from ccai_airflow.hooks.clients import Endpoint
 
 __all__ = ["START_METHODS", "InsightsCalls"]
 
@@ -46,7 +47,10 @@ START_METHODS: dict[type[Any], str] = {
 
 
 class InsightsCalls:
-    """Methods over ``get_conn()``; each ends in ``retry, timeout, metadata`` as the client's do."""
+    """Methods over ``get_conn()``; each ends in ``retry, timeout, metadata`` as the client's do, and names an
+    emulator nothing answers at (``Endpoint.naming_the_emulator``)."""
+
+    endpoint: Endpoint
 
     def get_conn(self) -> ContactCenterInsightsClient:
         raise NotImplementedError
@@ -60,31 +64,36 @@ class InsightsCalls:
         if method is None:
             expected = ", ".join(sorted(t.__name__ for t in START_METHODS))
             raise TypeError(f"Invalid request {type(request).__name__}: expected one of {expected}.")
-        started = getattr(self.get_conn(), method)(request=request, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            started = getattr(self.get_conn(), method)(request=request, retry=retry, timeout=timeout, metadata=metadata)
         return started.operation  # type: ignore[no-any-return]
 
     # -- plain reads -----------------------------------------------------------------------------
     def get_issue_model(
         self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
     ) -> types.IssueModel:
-        return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            return self.get_conn().get_issue_model(name=name, retry=retry, timeout=timeout, metadata=metadata)
 
     def list_issue_models(
         self, parent: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
     ) -> list[types.IssueModel]:
-        response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            response = self.get_conn().list_issue_models(parent=parent, retry=retry, timeout=timeout, metadata=metadata)
         return list(response.issue_models)
 
     def get_issue(
         self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
     ) -> types.Issue:
-        return self.get_conn().get_issue(name=name, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            return self.get_conn().get_issue(name=name, retry=retry, timeout=timeout, metadata=metadata)
 
     def list_issues(
         self, issue_model: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
     ) -> list[types.Issue]:
         """Every issue of the model ``issue_model`` (ListIssues has no paging)."""
-        response = self.get_conn().list_issues(parent=issue_model, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            response = self.get_conn().list_issues(parent=issue_model, retry=retry, timeout=timeout, metadata=metadata)
         return list(response.issues)
 
     def get_conversation(
@@ -92,7 +101,8 @@ class InsightsCalls:
         metadata: Metadata = (),
     ) -> types.Conversation:
         request = types.GetConversationRequest(name=name, **({} if view is None else {"view": view}))
-        return self.get_conn().get_conversation(request=request, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            return self.get_conn().get_conversation(request=request, retry=retry, timeout=timeout, metadata=metadata)
 
     def list_conversations(
         self, parent: str, filter: str = "", order_by: str | None = None, page_size: int | None = None,
@@ -101,14 +111,16 @@ class InsightsCalls:
         """Every conversation ``filter`` selects (all pages; the default view, BASIC, leaves out transcripts)."""
         fields = {"filter": filter or None, "order_by": order_by, "page_size": page_size, "view": view}
         request = types.ListConversationsRequest(parent=parent, **{k: v for k, v in fields.items() if v is not None})
-        pager = self.get_conn().list_conversations(request=request, retry=retry, timeout=timeout, metadata=metadata)
-        return list(pager)
+        with self.endpoint.naming_the_emulator():
+            pager = self.get_conn().list_conversations(request=request, retry=retry, timeout=timeout, metadata=metadata)
+            return list(pager)
 
     def get_settings(
         self, name: str, retry: Any = DEFAULT, timeout: Any = DEFAULT, metadata: Metadata = ()
     ) -> types.Settings:
         """The location's settings; ``name`` is ``projects/{project}/locations/{location}/settings``."""
-        return self.get_conn().get_settings(name=name, retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            return self.get_conn().get_settings(name=name, retry=retry, timeout=timeout, metadata=metadata)
 
     def update_pubsub_notification_settings(
         self, parent: str, notifications: dict[str, str], retry: Any = DEFAULT, timeout: Any = DEFAULT,
@@ -120,7 +132,8 @@ class InsightsCalls:
         The map replaces the location's whole map (a field mask cannot name a map's key)."""
         settings = types.Settings(name=f"{parse_parent(parent)}/settings",
                                   pubsub_notification_settings=validate_notification_settings(notifications))
-        return self.get_conn().update_settings(
-            settings=settings, update_mask=field_mask_pb2.FieldMask(paths=["pubsub_notification_settings"]),
-            retry=retry, timeout=timeout, metadata=metadata)
+        with self.endpoint.naming_the_emulator():
+            return self.get_conn().update_settings(
+                settings=settings, update_mask=field_mask_pb2.FieldMask(paths=["pubsub_notification_settings"]),
+                retry=retry, timeout=timeout, metadata=metadata)
 

@@ -2,8 +2,10 @@
 
 With ``CONTACT_CENTER_INSIGHTS_EMULATOR_HOST`` (gRPC, ``host:port``) or
 ``CONTACT_CENTER_INSIGHTS_EMULATOR_REST`` (REST, ``http://host:port``) set, the hooks talk to the
-emulator with an insecure channel and anonymous credentials, and no Airflow connection needs to
-exist (the convention of ``PUBSUB_EMULATOR_HOST``). Every emulator-specific decision is in this
+emulator with an insecure channel and anonymous credentials (the convention of ``PUBSUB_EMULATOR_HOST``).
+The connection ``gcp_conn_id`` names is still looked up, so that a misspelt id fails locally as it does in
+production, but its credentials are not used. An emulator nothing answers at is named in the error, with the
+variable (:meth:`Endpoint.naming_the_emulator`). Every emulator-specific decision is in this
 module; the hooks call :func:`sync_client` / :func:`async_client` and inherit :class:`EmulatorAware`;
 lineage reads a BigQuery table through :func:`bigquery_client`.
 """
@@ -11,14 +13,17 @@ lineage reads a BigQuery table through :func:`bigquery_client`.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import google.auth.transport.requests
 import grpc
+import requests
 from airflow.providers.google.common.consts import CLIENT_INFO
 from asgiref.sync import sync_to_async
+from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud.contact_center_insights_v1 import ContactCenterInsightsAsyncClient, ContactCenterInsightsClient
@@ -27,9 +32,9 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
     ContactCenterInsightsGrpcTransport,
 )
 
-from ccai_airflow.compat import AirflowNotFoundException
 from ccai_airflow.core.budget import DEFAULT_REQUESTS_PER_SECOND
-from ccai_airflow.core.names import validate_emulator_address
+from ccai_airflow.core.names import EMULATOR_HOST_ENV, EMULATOR_REST_ENV, validate_emulator_address
+from ccai_airflow.exceptions import ContactCenterInsightsEmulatorUnreachableError
 
 __all__ = [
     "EMULATOR_HOST_ENV",
@@ -40,12 +45,11 @@ __all__ = [
     "async_client",
     "bigquery_client",
     "emulator_endpoint",
+    "nothing_answers",
     "refresh_if_expired",
     "sync_client",
 ]
 
-EMULATOR_HOST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_HOST"
-EMULATOR_REST_ENV = "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"
 
 
 def emulator_endpoint(transport: str) -> str | None:
@@ -75,6 +79,44 @@ class Endpoint:
     def default_rate(self) -> float | None:
         """The request budget when neither the hook nor the connection sets one: none against the emulator."""
         return None if self.emulated else DEFAULT_REQUESTS_PER_SECOND
+
+    @contextmanager
+    def naming_the_emulator(self) -> Iterator[None]:
+        """Around a call and its retries, in the sync and the async hook alike: when nothing answers at the emulator,
+        the error names it and the variable that set it, where gRPC alone says "503 failed to connect to all
+        addresses". Google's endpoints and an error the emulator itself answered pass unchanged."""
+        try:
+            yield
+        except ContactCenterInsightsEmulatorUnreachableError:
+            raise
+        except Exception as exc:
+            if self.emulator is None or not nothing_answers(exc):
+                raise
+            variable = EMULATOR_HOST_ENV if self.transport == "grpc" else EMULATOR_REST_ENV
+            raise ContactCenterInsightsEmulatorUnreachableError(
+                f"The emulator named by {variable}={self.emulator!r} is unreachable: nothing answers there. Start it "
+                f"(python -m ccai_airflow.emulator), point {variable} at it, or unset {variable} to call Google. "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+# What gRPC says when it could not open a connection (refused, or a host name that does not resolve), as against an
+# UNAVAILABLE a server answered (the emulator's injected faults among them) or a connection reset mid-call.
+_GRPC_NOT_CONNECTED = ("failed to connect to all addresses", "DNS resolution failed")
+
+
+def nothing_answers(exc: BaseException) -> bool:
+    """Whether ``exc``, or the last error of retries that ran out, is a connection that could not be opened."""
+    if isinstance(exc, exceptions.RetryError):
+        return exc.cause is not None and nothing_answers(exc.cause)
+    if isinstance(exc, exceptions.ServiceUnavailable):
+        return any(text in str(exc.message) for text in _GRPC_NOT_CONNECTED)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # REST: requests wraps urllib3's MaxRetryError, whose reason is a NewConnectionError (a NameResolutionError
+        # too) when no connection was opened. urllib3 is requests' dependency, not ours: matched by class name.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return any(cls.__name__ == "NewConnectionError" for cls in type(reason).__mro__)
+    return False
 
 
 def refresh_if_expired(credentials: Credentials | None) -> None:
@@ -145,6 +187,7 @@ async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any
         client = await sync_to_async(hook.get_conn)()
         return SharedClient(client, hook.credentials)
     if endpoint.emulator:
+        await sync_hook()  # the connection look-up, as for Google: a connection that does not exist fails here too
         channel = grpc.aio.insecure_channel(endpoint.emulator)
         return SharedClient(ContactCenterInsightsAsyncClient(
             transport=ContactCenterInsightsGrpcAsyncIOTransport(channel=channel), client_info=CLIENT_INFO
@@ -158,21 +201,11 @@ async def async_client(endpoint: Endpoint, sync_hook: Callable[[], Awaitable[Any
 
 
 class EmulatorAware:
-    """Mixed into the sync hook: against the emulator, a missing connection is an empty one and the
-    credentials are anonymous; otherwise the Google provider's behaviour, unchanged."""
+    """Mixed into the sync hook: against the emulator the credentials are anonymous (the connection is read as for
+    Google: its project, and a connection that does not exist fails as it would in production); otherwise the
+    Google provider's behaviour, unchanged."""
 
     endpoint: Endpoint
-
-    @classmethod
-    def get_connection(cls, conn_id: str) -> Any:
-        try:
-            return super().get_connection(conn_id)  # type: ignore[misc]
-        except AirflowNotFoundException:
-            if not (os.environ.get(EMULATOR_HOST_ENV) or os.environ.get(EMULATOR_REST_ENV)):
-                raise
-            from airflow.sdk.definitions.connection import Connection
-
-            return Connection(conn_id=conn_id, conn_type="google_cloud_platform")
 
     def get_credentials_and_project_id(self) -> tuple[Credentials, str | None]:
         if self.endpoint.emulated:

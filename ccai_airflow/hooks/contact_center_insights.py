@@ -180,7 +180,8 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
                     timeout=retrying.ATTEMPT_TIMEOUT_S if timeout is None else timeout,
                 )
 
-        return retry_target(attempt, **self._poll_retry(observer, retry_timeout))  # type: ignore[no-any-return]
+        with self.endpoint.naming_the_emulator():
+            return retry_target(attempt, **self._poll_retry(observer, retry_timeout))  # type: ignore[no-any-return]
 
     def request_budget(self, project: str) -> RequestBudget | None:
         """The process-wide polling budget of ``project`` (None: unlimited)."""
@@ -191,10 +192,11 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
     def cancel_operation(self, name: str, timeout: float | None = None, metadata: Metadata = ()) -> None:
         """Ask the server to cancel; the operation then finishes with CANCELLED."""
         parse_operation_name(name)
-        self.get_conn().cancel_operation(
-            request={"name": name}, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
-            metadata=metadata,
-        )
+        with self.endpoint.naming_the_emulator():
+            self.get_conn().cancel_operation(
+                request={"name": name}, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
+                metadata=metadata,
+            )
 
     def list_operations(
         self, parent: str, filter: str | None = None, timeout: float | None = None, metadata: Metadata = ()
@@ -204,10 +206,11 @@ class ContactCenterInsightsHook(InsightsCalls, EmulatorAware, _HookOptions, Goog
         request = operations_pb2.ListOperationsRequest(name=parent, filter=filter or "")
         found: list[operations_pb2.Operation] = []
         while True:
-            page = self.get_conn().list_operations(
-                request=request, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
-                metadata=metadata,
-            )
+            with self.endpoint.naming_the_emulator():
+                page = self.get_conn().list_operations(
+                    request=request, retry=retrying.transient_retry(self._log_retry), timeout=timeout,
+                    metadata=metadata,
+                )
             found.extend(page.operations)
             if not page.next_page_token:
                 return found
@@ -362,7 +365,8 @@ class ContactCenterInsightsAsyncHook(_AsyncBudgets, _HookOptions, GoogleBaseAsyn
             self._attempt, shared, budget, method, request, timeout or retrying.ATTEMPT_TIMEOUT_S, metadata,
             observer,
         )
-        return await retry_target_async(attempt, **self._poll_retry(observer, retry_timeout))
+        with self.endpoint.naming_the_emulator():
+            return await retry_target_async(attempt, **self._poll_retry(observer, retry_timeout))
 
     async def _attempt(
         self, shared: SharedClient, budget: RequestBudget | None, method: str, request: Any, timeout: float,
@@ -390,16 +394,17 @@ class ContactCenterInsightsAsyncHook(_AsyncBudgets, _HookOptions, GoogleBaseAsyn
         """As the sync hook's."""
         parse_operation_name(name)
         client = await self.get_conn()
-        if self.transport == "rest":
-            await asyncio.to_thread(
-                client.cancel_operation, request={"name": name}, retry=retrying.transient_retry(self._log_retry),
-                timeout=timeout, metadata=metadata,
+        with self.endpoint.naming_the_emulator():
+            if self.transport == "rest":
+                await asyncio.to_thread(
+                    client.cancel_operation, request={"name": name}, retry=retrying.transient_retry(self._log_retry),
+                    timeout=timeout, metadata=metadata,
+                )
+                return
+            await client.cancel_operation(
+                request={"name": name}, retry=retrying.transient_async_retry(self._log_retry), timeout=timeout,
+                metadata=metadata,
             )
-            return
-        await client.cancel_operation(
-            request={"name": name}, retry=retrying.transient_async_retry(self._log_retry), timeout=timeout,
-            metadata=metadata,
-        )
 
     async def poll(
         self, name: str, retry_timeout: float | None = None, observer: PollObserver = UNOBSERVED

@@ -10,7 +10,7 @@ from airflow.providers.google.cloud.links.bigquery import BigQueryTableLink
 from google.cloud.contact_center_insights_v1 import types
 
 from ccai_airflow import lineage
-from ccai_airflow.links import persist_url
+from ccai_airflow.links import persist_no_url, persist_url
 from ccai_airflow.operators.base import ContactCenterInsightsStartOperationOperator, _message
 
 __all__ = [
@@ -169,6 +169,8 @@ class ContactCenterInsightsExportInsightsDataOperator(ContactCenterInsightsStart
         if destination.table:
             persist_url(BigQueryTableLink, context, project_id=destination.project_id or self._project_id(),
                         dataset_id=destination.dataset, table_id=destination.table)
+        else:  # no table to link; the key must exist all the same (persist_no_url)
+            persist_no_url(BigQueryTableLink, context)
         return super().execute(context)
 
     def lineage_datasets(self) -> lineage.Datasets:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from ccai_airflow.core.names import OPERATION_NAME_FORM, InvalidOperationNameError, parse_operation_name
+from ccai_airflow.core.names import (
+    OPERATION_NAME_FORM,
+    InvalidOperationNameError,
+    parse_operation_name,
+    validate_response_type,
+)
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent
@@ -102,3 +109,24 @@ def test_parse_operation_name_accepts(value: str, project: str, location: str, o
     assert parsed.name == value
     assert parsed.parent == f"projects/{project}/locations/{location}"
     assert parse_operation_name(parsed.name) == parsed
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["google.cloud.contactcenterinsights.v1.IssueModel",
+     "type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"],
+)
+def test_a_response_type_is_its_type_url_given_either_form(value: str) -> None:
+    assert validate_response_type(value) == "type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"
+    assert validate_response_type(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("IssueModel", "'IssueModel'"), ("type.googleapis.com/", "'type.googleapis.com/'"), ("", "''"),
+     ("google.cloud..IssueModel", "'google.cloud..IssueModel'"), ("a.b IssueModel", "'a.b IssueModel'"),
+     (42, "42"), (["google.protobuf.Empty"], "['google.protobuf.Empty']")],
+)
+def test_a_bad_response_type_is_named_with_the_forms_expected(value: object, shown: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"Invalid expected_response_type {shown}: expected a message name")):
+        validate_response_type(value)

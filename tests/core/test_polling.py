@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ccai_airflow.core.polling import DEFAULT_POLLING, PollingPolicy
+from ccai_airflow.core.outcome import Outcome, Status
+from ccai_airflow.core.polling import DEFAULT_POLLING, PollingPolicy, timed_out
 
 # The same on every Airflow: CI runs it on the default minor only (see docs/development.md).
 pytestmark = pytest.mark.airflow_independent
@@ -65,3 +66,16 @@ def _api_core_polls(duration: float) -> list[float]:
 def test_bad_policies_are_named(kwargs: dict[str, object], shown: str) -> None:
     with pytest.raises(ValueError, match=shown):
         PollingPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_timeout_says_what_the_last_polls_retries_ran_out_on() -> None:
+    name = "projects/p/locations/l/operations/1"
+    never_reached = Outcome(Status.RUNNING, name, None, error_code="UNAVAILABLE",
+                            error_message="503 The emulator named by ... is unreachable")
+    running = Outcome(Status.RUNNING, name, {"name": name, "done": False})
+
+    assert timed_out(never_reached, 10.0).error_message == (
+        "Operation not done by the deadline (end_time=10.0). The last poll's retries ran out on UNAVAILABLE: "
+        "503 The emulator named by ... is unreachable")
+    assert timed_out(running, 10.0).error_message == "Operation not done by the deadline (end_time=10.0)."
+    assert timed_out(running, 10.0).operation == running.operation

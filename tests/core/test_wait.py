@@ -137,6 +137,30 @@ def test_the_finish_pushes_a_success_and_names_every_other_ending() -> None:
     assert too_large.ending is Ending.TOO_LARGE and "max_xcom_bytes=10" in too_large.error
 
 
+@pytest.mark.parametrize("expected", ["google.cloud.contactcenterinsights.v1.IssueModel",
+                                      "type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"])
+def test_the_finish_pushes_a_success_of_the_expected_response_type_in_either_form(expected: str) -> None:
+    pushed = finish_outcome(outcome_of(succeeded_operation()), expected_response_type=expected)
+
+    assert pushed.ending is Ending.PUSH and pushed.values["return_value"]["@type"].endswith(".v1.IssueModel")
+
+
+def test_the_finish_fails_a_success_of_another_type_naming_the_operation_and_both_types() -> None:
+    wrong = finish_outcome(outcome_of(succeeded_operation()),
+                           expected_response_type="google.cloud.contactcenterinsights.v1.ExportInsightsDataResponse")
+
+    assert wrong.ending is Ending.FAILED and wrong.values == {}
+    assert wrong.error == (
+        f"Operation {OP_NAME} succeeded, but its response is of @type "
+        "'type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel', not the expected "
+        "'type.googleapis.com/google.cloud.contactcenterinsights.v1.ExportInsightsDataResponse' "
+        "(expected_response_type): is it the operation this task should wait for?"
+    )
+    # A failed operation keeps its own error: the type is only checked on a success.
+    failed = finish_outcome(outcome_of(failed_operation()), expected_response_type="google.protobuf.Empty")
+    assert "expected_response_type" not in failed.error
+
+
 # -- against the emulator: the hook's poll and cancel, sync and async ------------------------
 def cancels(emulator: Emulator) -> int:
     return emulator.call_counts().get("CancelOperation", 0)

@@ -15,13 +15,14 @@ from ccai_airflow.core.outcome import (
     Status,
     outcome_of,
 )
-from ccai_airflow.core.xcom import select_fields, stored_json_size, xcom_values
+from ccai_airflow.core.xcom import no_issue_model_name, select_fields, stored_json_size, xcom_values
 from tests.operation_fixtures import (
     ISSUE_NAME,
     MODEL_NAME,
     OP_NAME,
     normalise_timestamps,
     pack,
+    raw_class,
     succeeded_operation,
     unknown_any,
 )
@@ -172,3 +173,19 @@ def test_stored_json_size_serializes_the_shared_response_once(
     response = outcome.response or {}
     once = stored_json(values) - stored_json(response) - stored_json(response["trainingStats"])
     assert sum(real(value) for value in serialized) <= once
+
+
+def test_why_no_issue_model_name_is_pushed_names_the_response_type_or_the_selection() -> None:
+    model = outcome_of(succeeded_operation())
+    assert no_issue_model_name(model) is None
+    assert no_issue_model_name(model, ["name"]) is None
+
+    assert no_issue_model_name(model, ["trainingStats"]) == (
+        f"No issue_model_name XCom for operation {OP_NAME}: response_fields ['trainingStats'] leave out the "
+        "model's 'name'.")
+    export = outcome_of(operations_pb2.Operation(
+        name=OP_NAME, done=True, response=pack(raw_class(ci.ExportInsightsDataResponse)())))
+    assert no_issue_model_name(export) == (
+        f"No issue_model_name XCom for operation {OP_NAME}: its response is of @type "
+        "'type.googleapis.com/google.cloud.contactcenterinsights.v1.ExportInsightsDataResponse', not an IssueModel "
+        "(only CreateIssueModel's is; ExportIssueModel's metadata names its model).")

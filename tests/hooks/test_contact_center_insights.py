@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 
 import pytest
@@ -24,7 +25,9 @@ def captured(capfd: pytest.CaptureFixture[str]) -> str:
     return output.out + output.err
 
 
-async def test_one_client_per_connection_and_endpoint(emulator_env: Emulator) -> None:
+async def test_one_client_per_connection_and_endpoint(emulator_env: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Against the emulator too, a connection must exist to be used.
+    monkeypatch.setenv("AIRFLOW_CONN_OTHER", json.dumps({"conn_type": "google_cloud_platform"}))
     hooks = [ContactCenterInsightsAsyncHook() for _ in range(50)]
     clients = await asyncio.gather(*(hook.get_conn() for hook in hooks))
     other = await ContactCenterInsightsAsyncHook(gcp_conn_id="other").get_conn()
