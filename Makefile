@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks scripts
+	$(BIN)/ruff check ccai_airflow dags tests e2e benchmarks scripts examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy ccai_airflow dags benchmarks e2e scripts
@@ -51,7 +51,8 @@ typecheck: $(STAMP)
 # Airflow home, SQLite database and emulators) overlap those waits. loadgroup keeps an xdist_group's
 # tests on one worker. PYTEST_WORKERS=0 runs everything in this one process.
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+# The suite runs in the throwaway Airflow home the test kit makes, never a shell's (tests/conftest.py).
+PYTEST := env -u AIRFLOW_HOME $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 pytest: $(STAMP)
 	$(PYTEST)

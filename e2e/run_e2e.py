@@ -22,8 +22,9 @@ the subscription of ``ccai_export_notifications``'s watcher and the Insights emu
    through the REST API) names [1]'s model, DEPLOYED, with its training stats; the run, which went
    on while [2] did (its tasks are not the sensor-only runs [2] counts), succeeded, its
    ``find_dev_model`` took [1]'s model from the event and its ``report`` has the model it imported
-   and deployed in ``ccai-prod``; it reports how long the scheduler took from the event to the
-   run's queueing and start.
+   and deployed in ``ccai-prod``, through an object the Insights emulator wrote to a real Cloud
+   Storage emulator (``gcp-storage-emulator``, ``STORAGE_EMULATOR_HOST``); it reports how long the
+   scheduler took from the event to the run's queueing and start.
 4. checks the event-driven ``ccai_export_notifications`` on the real triggerer: an
    ExportInsightsData operation, started through the hook right before [2] (it ends during [2]),
    makes the Insights emulator publish one notification, the asset's ``PubsubPullTrigger`` watcher
@@ -65,6 +66,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: e2e.deployment beside it
 
 from ccai_airflow.emulator import EmulatorControl  # noqa: E402
+from ccai_airflow.emulator.gcs import StorageEmulator  # noqa: E402
 from ccai_airflow.emulator.pubsub import INSTALL_HINT, PubSubEmulator, find_pubsub_emulator  # noqa: E402
 from e2e.deployment import (  # noqa: E402
     AIRFLOW,
@@ -90,6 +92,7 @@ NOTIFIED_BOUND_S = 30.0  # [5]: the woken sensor ends this soon after the operat
 PROJECT = "e2e-project"
 PROD_PROJECT = "ccai-prod"  # the promotion DAG's default prod_project param
 PARENT = f"projects/{PROJECT}/locations/us-central1"
+EXPORT_SECONDS = 120  # [4]'s export, which [5]'s notified sensor waits for (start_export)
 OPERATION_SECONDS = 40  # how long the emulator's operations run, but for [2]'s
 EXPORTS = "ccai_export_notifications"
 TOPIC_ID = "insights-exports"  # the topic the location's export-insights-data setting names
@@ -340,8 +343,13 @@ def check_asset_triggered_promotion(stack: Stack, api: Api, lifecycle: dict[str,
     if (report.get("dev_issue_model_name") != model or report.get("state") != "DEPLOYED"
             or not prod_model.startswith(f"projects/{PROD_PROJECT}/")):
         raise E2EError(f"report returned {report}: expected {model} promoted to a DEPLOYED model of {PROD_PROJECT}")
+    object_uri = str(report.get("object_uri"))
+    bucket, _, name = object_uri.removeprefix("gs://").partition("/")
+    if not gcs_client().bucket(bucket).blob(name).exists():
+        raise E2EError(f"the promotion's export {object_uri} is not in the Cloud Storage emulator "
+                       f"{os.environ.get('STORAGE_EMULATOR_HOST')}")
     print(f"  find_dev_model took {model} {source}; deployed as {prod_model} "
-          f"through {report.get('object_uri')}", flush=True)
+          f"through {object_uri} (in the Cloud Storage emulator)", flush=True)
 
     at = datetime.fromisoformat(event["timestamp"])
 
@@ -365,6 +373,14 @@ def check_asset_triggered_promotion(stack: Stack, api: Api, lifecycle: dict[str,
 
 
 # -- [4]: Insights' Pub/Sub notifications, the AssetWatcher, the event-driven DAG ------------------
+def gcs_client() -> Any:
+    """Google's Cloud Storage client, as a user's code makes it: it reads STORAGE_EMULATOR_HOST."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(project=PROJECT, credentials=AnonymousCredentials())
+
+
 def start_pubsub() -> PubSubEmulator:
     """Google's Pub/Sub emulator (a JVM, up in a second or two); the script fails when it is missing."""
     if find_pubsub_emulator() is None:
@@ -415,13 +431,19 @@ def set_up_export_notifications() -> dict[str, str]:
     return {"topic": topic, "subscription": subscription}
 
 
-def start_export() -> str:
-    """[4]'s ExportInsightsData operation, through the hook (its notification wakes the watcher when it ends)."""
+def start_export(controls: EmulatorControl) -> str:
+    """[4]'s ExportInsightsData operation, through the hook (its notification wakes the watcher when it ends).
+
+    It runs long enough for [5]'s sensor to defer first, however slowly a busy machine parses its DAG file (30 s
+    seen): a trigger that fires within a second of its task's deferral can meet Airflow's scheduler race
+    (apache/airflow#66374), which fails the resumed task and is not what [5] measures."""
     from ccai_airflow.hooks import ContactCenterInsightsHook
 
+    controls.set_operation_seconds(EXPORT_SECONDS)
     name = ContactCenterInsightsHook().start_operation(
         types.ExportInsightsDataRequest(parent=PARENT, big_query_destination=EXPORT_DESTINATION)).name
-    print(f"\n[4] started ExportInsightsData {name} ({OPERATION_SECONDS} s; checked after [3])", flush=True)
+    controls.set_operation_seconds(OPERATION_SECONDS)
+    print(f"\n[4] started ExportInsightsData {name} ({EXPORT_SECONDS} s; checked after [3])", flush=True)
     return str(name)
 
 
@@ -590,11 +612,16 @@ def main(argv: list[str] | None = None) -> int:
     pg_pid = None
     stack: Stack | None = None
     pubsub: PubSubEmulator | None = None
+    gcs: StorageEmulator | None = None
     print(f"Work folder: {workdir}", flush=True)
     try:
         pubsub = start_pubsub()  # first: a missing emulator fails the run at once
         # This process's Pub/Sub clients (the setup of [4]); the stack's processes have it from its env.
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host
+        # The Insights emulator keeps the objects exports write there (emulator/gcs.py): anyone's client sees them.
+        gcs = StorageEmulator().start()
+        os.environ["STORAGE_EMULATOR_HOST"] = gcs.host
+        print(f"  started the Cloud Storage emulator at {gcs.host}", flush=True)
         _, pg_pid = start_postgres(workdir, pg_port)
         print(f"  started postgres (pid {pg_pid}) on 127.0.0.1:{pg_port}", flush=True)
         create_database(pg_port)
@@ -634,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         with EmulatorControl(emu["rest_url"], timeout=10) as controls:
             results = {"lifecycle": check_lifecycle_with_triggerer_kill(stack, api, controls, airflow)}
             # After [1]'s triggerer kill, at the usual 40 s: it ends, and its run goes, while [2] waits.
-            export = start_export()
+            export = start_export(controls)
             notified_run = api.post(f"/dags/{SENSOR_NOTIFIED}/dagRuns",
                                     {"logical_date": None, "conf": {"operation_name": export}})["dag_run_id"]
             # The promotion [1] triggered goes on meanwhile: [3] waits for it after [2].
@@ -660,6 +687,9 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop_all()
         if pubsub is not None:
             stop_pubsub(pubsub, workdir / "logs" / "pubsub-emulator.log")
+        if gcs is not None:
+            gcs.stop()
+            print("  stopped the Cloud Storage emulator", flush=True)
         if pg_pid is not None:
             stop_postgres(pg_pid)
 

@@ -7,7 +7,10 @@ virtualenv with the given constraints file, and from a temporary folder outside 
 2. the example DAGs shipped in the installed package parse (a DagBag of ``ccai_airflow/example_dags``
    with no import errors and both DAGs);
 3. ``ccai-emulator`` prints its ready JSON line and exits 0 on SIGTERM;
-4. ``python -m ccai_airflow.demo --workdir <tmp>`` exits 0 (the example pipeline on the emulator).
+4. ``python -m ccai_airflow.demo --workdir <tmp>`` exits 0 (the example pipeline on the emulator);
+5. a user's project (``examples/user-project``: a DAG and its tests, no conftest), copied outside the
+   checkout, passes with the installed wheel, ``pytest`` and the test kit's ``ccai_emulator`` fixture, in one
+   process and with ``-n 2`` (pytest-xdist).
 
 One ``PASS wheel-smoke: ...`` line per check; the first failure stops it with a non-zero exit.
 """
@@ -160,6 +163,26 @@ def check_demo(python: Path, env: dict[str, str], cwd: Path, log: Path) -> None:
     passed(f"python -m ccai_airflow.demo exited 0: {state}", started)
 
 
+def check_user_project(python: Path, wheel: Path, constraints: Path, env: dict[str, str], cwd: Path,
+                       log: Path) -> None:
+    started = time.monotonic()
+    project = cwd / "user-project"
+    shutil.copytree(REPO / "examples" / "user-project", project)
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), f"{wheel}[testing]", "pytest-xdist"],
+        "pip install the wheel's [testing] extra and pytest-xdist", log)
+    # A user's shell: no Airflow home of its own, which the kit then makes (one per xdist worker).
+    user_env = {key: value for key, value in env.items() if not key.startswith("AIRFLOW")}
+    counts = []
+    for extra in ([], ["-n", "2"]):
+        out = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], f"pytest {extra} in "
+                  "examples/user-project", log, env=user_env, cwd=project)
+        summary = next((line for line in reversed(out.splitlines()) if " passed" in line), "")
+        if "failed" in summary or "error" in summary or not summary:
+            raise SmokeError(f"pytest {extra} in the user project: {summary or 'no summary line'}")
+        counts.append(summary.strip("= ").split(" in ")[0])
+    passed(f"the user project's tests passed with the installed kit: {counts[0]}; with -n 2: {counts[1]}", started)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make wheel-smoke", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,12 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         check_dags(python, env, outside, log)
         check_emulator(python, env, outside)
         check_demo(python, env, outside, log)
+        check_user_project(python, wheel, constraints, env, outside, log)
     except SmokeError as exc:
         print(f"FAIL wheel-smoke: {exc}\n(full log: {log}; work folder: {outside})", file=sys.stderr, flush=True)
         return 1
     if not args.keep:
         shutil.rmtree(outside, ignore_errors=True)
-    print(f"wheel-smoke passed: 6 checks in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"wheel-smoke passed: 7 checks in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 

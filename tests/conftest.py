@@ -1,7 +1,7 @@
-"""Shared fixtures: a live emulator on free loopback ports, and a throwaway Airflow home.
+"""Shared fixtures, on the test kit's (``ccai_airflow.testing``): its emulator and its throwaway Airflow home.
 
-The Airflow environment is set here, before anything imports Airflow: a temporary AIRFLOW_HOME
-with SQLite, no examples, and ``tests/dags`` as the DAGs folder.
+The kit makes the home (SQLite) before this file loads; the suite adds no examples and ``tests/dags`` as
+the DAGs folder, read by Airflow when asked.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,23 @@ import pytest
 from google.longrunning import operations_pb2
 from google.protobuf import json_format
 
-_HOME = tempfile.mkdtemp(prefix="ccai-airflow-test-")
 DAGS_FOLDER = Path(__file__).parent / "dags"
+# The throwaway AIRFLOW_HOME and its SQLite database are the test kit's (ccai_airflow.testing, loaded by pytest
+# before this file): what the suite adds is read by Airflow when asked, so it may be set here.
 os.environ.update(
     {
-        "AIRFLOW_HOME": _HOME,
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
     }
 )
-for _var in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", "CONTACT_CENTER_INSIGHTS_EMULATOR_REST"):
+for _var in ("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", "CONTACT_CENTER_INSIGHTS_EMULATOR_REST", "STORAGE_EMULATOR_HOST"):
     os.environ.pop(_var, None)
 
 from ccai_airflow.emulator import Emulator  # noqa: E402
+from ccai_airflow.testing import CcaiEmulator  # noqa: E402
+
+pytest_plugins = ["pytester"]  # tests/testing: sessions of pytest as a user runs them, with the test kit
 
 PARENT = "projects/test-project/locations/us-central1"
 SEED_PATH = Path(__file__).parent / "fixtures" / "issue-model-operation.json"
@@ -63,27 +64,37 @@ def pubsub_emulator() -> Iterator[str]:
         yield pubsub.host
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator(operation_seconds=0.3, seed=1234) as emu:
-        yield emu
+def pytest_configure(config: pytest.Config) -> None:
+    from ccai_airflow.testing.plugin import airflow_home
+
+    home = airflow_home(config)
+    if home is None or not home.made:
+        raise pytest.UsageError(
+            f"AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')!r} is set: the suite resets its metadata database, so it "
+            "runs only in the throwaway home the test kit makes; unset AIRFLOW_HOME (make pytest does)")
 
 
 @pytest.fixture
-def emulator_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """The emulator, with the hooks pointed at it through the documented environment variables."""
-    monkeypatch.setenv("CONTACT_CENTER_INSIGHTS_EMULATOR_HOST", emulator.grpc_target)
-    monkeypatch.setenv("CONTACT_CENTER_INSIGHTS_EMULATOR_REST", emulator.rest_url)
-    return emulator
+def emulator(ccai_emulator_session: CcaiEmulator) -> Emulator:
+    """The test kit's emulator of this process (``pyproject.toml``: 0.3 s operations, fault seed 1234), reset,
+    without the environment: tests that need the hooks to reach it take ``emulator_env``."""
+    assert ccai_emulator_session.emulator is not None, "the suite runs its own emulator, not --ccai-emulator-host"
+    ccai_emulator_session.reset()
+    return ccai_emulator_session.emulator
+
+
+@pytest.fixture
+def emulator_env(ccai_emulator: CcaiEmulator) -> Emulator:
+    """The emulator, as the test kit's ``ccai_emulator`` fixture sets it up for a user's test: the hooks pointed
+    at it through the documented environment variables, a default connection, Google's own clients routed."""
+    assert ccai_emulator.emulator is not None, "the suite runs its own emulator, not --ccai-emulator-host"
+    return ccai_emulator.emulator
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> str:
-    """A fresh SQLite metadata database, created once per session."""
-    from airflow.utils import db
-
-    db.resetdb()
-    return _HOME
+def airflow_db(ccai_airflow_db: str) -> str:
+    """The test kit's fresh SQLite metadata database, created once per session (per pytest-xdist worker)."""
+    return ccai_airflow_db
 
 
 @pytest.fixture
