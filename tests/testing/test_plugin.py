@@ -45,13 +45,6 @@ def user_project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
-def test_the_example_user_project_passes_with_no_conftest(user_project: pytest.Pytester, workers: list[str]) -> None:
-    result = user_project.runpytest_subprocess(*QUIET, *workers, timeout=600)
-
-    result.assert_outcomes(passed=4)
-
-
 def test_an_emulator_already_running_is_used_and_not_started(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_external=USES_THE_KIT)
     with EmulatorProcess() as running:
