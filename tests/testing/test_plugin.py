@@ -67,6 +67,8 @@ def test_the_emulator_started_for_the_session_is_in_process(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(["*EMULATOR in-process http://127.0.0.1:*"])
 
 
+# The plugin's own option and marker handling: pytest's, the same on every Airflow minor.
+@pytest.mark.airflow_independent
 @pytest.mark.parametrize(("args", "message"), [
     (["--ccai-emulator-host=127.0.0.1:9"],
      "*--ccai-emulator-host '127.0.0.1:9' and --ccai-emulator-rest None: give both*"),
@@ -82,6 +84,7 @@ def test_bad_options_fail_the_session_naming_them(pytester: pytest.Pytester, arg
     result.stderr.fnmatch_lines([message])
 
 
+@pytest.mark.airflow_independent
 def test_a_marker_with_positional_arguments_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_marker="""
 import pytest
