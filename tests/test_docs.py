@@ -251,6 +251,9 @@ def test_every_serving_bash_block_starts_the_emulator(block: Block, tmp_path: Pa
 
 
 # -- the steps of "Run your own DAG against the emulator" ------------------------------------------
+# The page's commands, run once in CI: a whole `airflow db migrate` and `dags test` per Airflow minor costs CI a
+# minute each, and what they prove (the page's steps work as written) is the page's, not the minor's.
+@pytest.mark.airflow_independent
 def test_running_your_own_dag_steps_run_as_written(tmp_path: Path) -> None:
     """The documented shell steps, as written, with the README's Usage DAG where they say (``dags/``): a fresh Airflow
     home, the emulator in the background, the connection that gives the project, ``airflow dags test``."""

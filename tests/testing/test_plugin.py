@@ -45,6 +45,8 @@ def user_project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+# Which emulator a session uses is the plugin's choice, before Airflow runs anything: once in CI.
+@pytest.mark.airflow_independent
 def test_an_emulator_already_running_is_used_and_not_started(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_external=USES_THE_KIT)
     with EmulatorProcess() as running:
@@ -58,6 +60,7 @@ def test_an_emulator_already_running_is_used_and_not_started(pytester: pytest.Py
     assert counts["CreateIssueModel"] == 1
 
 
+@pytest.mark.airflow_independent
 def test_the_emulator_started_for_the_session_is_in_process(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_in_process=USES_THE_KIT)
 
