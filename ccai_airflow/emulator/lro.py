@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import grpc
@@ -115,12 +115,13 @@ class Operations:
     def reset(self) -> None:
         """Empty, as a new emulator: no resources, operations, queued failures, moved clock or settings; where
         notifications go and which storage it uses stay, and operations take as long as when it started."""
-        fresh = type(self)()
+        # Each field from its own default: a whole new Backend would make a notifier and a storage only to drop them.
         with self._lock:
             operation_seconds = self.started_operation_seconds
-            for kept in fields(self):
-                if kept.name not in _KEPT_ON_RESET:
-                    setattr(self, kept.name, getattr(fresh, kept.name))
+            for each in fields(self):
+                if each.name in _KEPT_ON_RESET:
+                    continue
+                setattr(self, each.name, each.default if each.default_factory is MISSING else each.default_factory())
             self.operation_seconds = operation_seconds
 
     # -- controls -------------------------------------------------------------------------------

@@ -52,9 +52,14 @@ __all__ = [
 
 
 
+def emulator_variable(transport: str) -> str:
+    """The environment variable that names the emulator for ``transport``."""
+    return EMULATOR_HOST_ENV if transport == "grpc" else EMULATOR_REST_ENV
+
+
 def emulator_endpoint(transport: str) -> str | None:
     """The emulator address for ``transport`` from the environment, validated, or None."""
-    variable = EMULATOR_HOST_ENV if transport == "grpc" else EMULATOR_REST_ENV
+    variable = emulator_variable(transport)
     value = os.environ.get(variable)
     return validate_emulator_address(variable, value, transport) if value else None
 
@@ -92,7 +97,7 @@ class Endpoint:
         except Exception as exc:
             if self.emulator is None or not nothing_answers(exc):
                 raise
-            variable = EMULATOR_HOST_ENV if self.transport == "grpc" else EMULATOR_REST_ENV
+            variable = emulator_variable(self.transport)
             raise ContactCenterInsightsEmulatorUnreachableError(
                 f"The emulator named by {variable}={self.emulator!r} is unreachable: nothing answers there. Start it "
                 f"(python -m ccai_airflow.emulator), point {variable} at it, or unset {variable} to call Google. "
