@@ -61,6 +61,7 @@ class Stack:
         self.env = env
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.commands: dict[str, list[str]] = {}
+        self.died: dict[str, int] = {}  # the processes that ended by a signal before stop_all, not by ours
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
@@ -137,6 +138,8 @@ class Stack:
         import psutil
 
         descendants: list[psutil.Process] = []
+        self.died.update({name: proc.returncode for name, proc in self.procs.items()
+                          if proc.poll() is not None and proc.returncode < 0})
         for proc in reversed(list(self.procs.values())):
             with contextlib.suppress(psutil.Error):
                 descendants.extend(psutil.Process(proc.pid).children(recursive=True))
@@ -160,6 +163,34 @@ class Stack:
         if descendants:
             print(f"  stopped {len(descendants)} child processes ({len(alive)} needed SIGKILL)", flush=True)
         self.procs.clear()
+
+    def crash_report(self) -> str:
+        """For each process that died of a signal on its own: the signal and, from its log, the crashing thread's
+        stack that PYTHONFAULTHANDLER wrote. Printed last, so that a log's tail shows where it crashed."""
+        parts = []
+        for name, code in self.died.items():
+            stack = crashing_thread(self.log(name).read_text(errors="replace"))
+            parts.append(f"{name} died of {signal.Signals(-code).name} ({self.log(name)}):\n"
+                         f"{stack or '  (no Python stack in its log)'}")
+        return "\n".join(parts)
+
+
+def crashing_thread(log: str) -> str:
+    """The last faulthandler dump in ``log``: its "Fatal Python error" line and the "Current thread" block (the
+    thread that crashed; the other threads' blocks are in the log)."""
+    start = log.rfind("Fatal Python error")
+    if start < 0:
+        return ""
+    lines = log[start:].splitlines()
+    current = next((i for i, line in enumerate(lines) if line.startswith("Current thread")), None)
+    if current is None:
+        return lines[0]
+    block = [lines[0], *lines[current:current + 1]]
+    for line in lines[current + 1:]:
+        if not line.startswith("  "):
+            break
+        block.append(line)
+    return "\n".join(block)
 
 
 # -- from the OS packages ----------------------------------------------------------------------

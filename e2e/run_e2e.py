@@ -692,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
             print("  stopped the Cloud Storage emulator", flush=True)
         if pg_pid is not None:
             stop_postgres(pg_pid)
+        if stack is not None and stack.died:
+            print(f"\n{stack.crash_report()}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

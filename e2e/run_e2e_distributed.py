@@ -464,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop_all()
         if pg_pid is not None:
             stop_postgres(_current_postmaster(workdir, pg_pid))
+        if stack is not None and stack.died:
+            print(f"\n{stack.crash_report()}", file=sys.stderr, flush=True)
 
 
 def _logged(log: Path, text: str) -> bool:
