@@ -152,6 +152,9 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+            # A crash still writing its core dump has not exited when the stop begins: a signal that is not ours.
+            if proc.returncode < 0 and -proc.returncode not in (signal.SIGTERM, signal.SIGKILL):
+                self.died[name] = proc.returncode
             print(f"  stopped {name} (pid {proc.pid}, exit {proc.returncode})", flush=True)
         for child in descendants:
             with contextlib.suppress(psutil.Error):
