@@ -303,6 +303,8 @@ def restart_postgres(workdir: Path) -> int:
 
 # -- Airflow and the emulator -------------------------------------------------------------------
 AIRFLOW = [sys.executable, "-m", "airflow"]
+# The API server on asyncio's event loop (e2e/api_server.py says why).
+API_SERVER = [sys.executable, str(Path(__file__).with_name("api_server.py"))]
 
 
 def database_url(pg_port: int) -> str:

@@ -70,6 +70,7 @@ from ccai_airflow.emulator.gcs import StorageEmulator  # noqa: E402
 from ccai_airflow.emulator.pubsub import INSTALL_HINT, PubSubEmulator, find_pubsub_emulator  # noqa: E402
 from e2e.deployment import (  # noqa: E402
     AIRFLOW,
+    API_SERVER,
     Api,
     E2EError,
     Stack,
@@ -642,7 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before the triggerer starts: the watcher's first pull finds its subscription.
         notifications = set_up_export_notifications()
         migrate(stack)
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        stack.start("api-server", API_SERVER)
+        for name in ("scheduler", "dag-processor", "triggerer"):
             stack.start(name, [*airflow, name])
         api = Api(f"http://127.0.0.1:{api_port}")
         wait_for("the API server", api.login, 120, log=stack.log("api-server"))

@@ -43,6 +43,7 @@ from ccai_airflow.emulator import EmulatorControl  # noqa: E402
 from ccai_airflow.emulator.faults import busiest_second  # noqa: E402
 from e2e.deployment import (  # noqa: E402
     AIRFLOW,
+    API_SERVER,
     Api,
     E2EError,
     Stack,
@@ -417,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                               "--appendonly", "no", "--dir", str(workdir)])
         emu = start_emulator(stack, OPERATION_SECONDS)
         migrate(stack)
-        for name in ("api-server", "scheduler", "dag-processor"):
+        stack.start("api-server", API_SERVER)
+        for name in ("scheduler", "dag-processor"):
             stack.start(name, [*airflow, name])
         db = Db(pg_port)
         for i in (1, 2):
