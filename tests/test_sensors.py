@@ -11,6 +11,9 @@ from ccai_airflow.emulator import Emulator
 from tests.conftest import DAGS_FOLDER
 from tests.helpers import all_xcoms, run_dag, states, xcom
 
+# The asyncio paths through Airflow: CI runs them on its other Python too (make pytest-python).
+pytestmark = pytest.mark.python_smoke
+
 RESPONSE_TYPE_DAGS = DAGS_FOLDER / "ccai_test_response_type_dags.py"
 V1 = "type.googleapis.com/google.cloud.contactcenterinsights.v1."
 

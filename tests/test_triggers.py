@@ -17,6 +17,9 @@ from ccai_airflow.triggers import ContactCenterInsightsOperationTrigger
 from tests.conftest import PARENT
 from tests.helpers import first_event, start_create
 
+# The asyncio paths through Airflow: CI runs them on its other Python too (make pytest-python).
+pytestmark = pytest.mark.python_smoke
+
 
 def rebuild(trigger: ContactCenterInsightsOperationTrigger) -> ContactCenterInsightsOperationTrigger:
     """What the triggerer does: import the class path and call it with the serialized kwargs."""

@@ -21,6 +21,9 @@ from tests.conftest import PARENT
 from tests.helpers import first_event
 from tests.pubsub import PubSub
 
+# The asyncio paths through Airflow: CI runs them on its other Python too (make pytest-python).
+pytestmark = pytest.mark.python_smoke
+
 FALLBACK = 600.0  # the polling interval: only a notification can end these waits within the tests' time
 
 
