@@ -1,13 +1,9 @@
 """``airflow api-server`` for the e2e deployments, on asyncio's event loop instead of uvloop.
 
-Airflow's API server runs ``uvicorn.run`` with uvicorn's ``auto`` loop, which is uvloop whenever uvloop is
-installed (it is, through ``uvicorn[standard]``), and Airflow has no setting for the loop. The e2e API server
-died of SIGSEGV in about one run in three under the 50 concurrent runs, with the crashing thread on the event
-loop in Starlette's ``BaseHTTPMiddleware`` reading a request body: the frames of MagicStack/uvloop#706, a
-FastAPI segfault that its reporters saw go away with ``--loop asyncio``. The crash is in neither Airflow's
-nor our code, so the deployments the e2e checks our provider on run the API server on asyncio's loop (what
-uvicorn runs when uvloop is absent), and the crash report of e2e/deployment.py shows it if it ever recurs.
-docs/install.md says what a deployment can do about it.
+Airflow's API server runs uvicorn's ``auto`` loop, which is uvloop whenever uvloop is installed, and has no
+setting for it. The API server's SIGSEGV under the e2e's concurrent runs has the frames of
+MagicStack/uvloop#706, a FastAPI segfault that goes away with ``--loop asyncio``; the evidence, and what a
+deployment can do, are in docs/install.md. The crash report of e2e/deployment.py shows it if it recurs here.
 
 With the API server's default of one worker, uvicorn serves in this process, where the choice below holds.
 """
